@@ -1,0 +1,109 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Breakwater",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "breakwater", targets: ["breakwater"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "BreakerCore", targets: ["BreakerCore"]),
+        .library(name: "SharedBreaker", targets: ["SharedBreaker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C boundary: hiredis headers and link flags, nothing else.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        // The only module that imports CHiredis; all unsafe code lives here.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Pure circuit-breaker state machine: no I/O, no clock reads.
+        .target(name: "BreakerCore"),
+        // Redis-backed shared breaker: key schema, Lua scripts, local view.
+        .target(
+            name: "SharedBreaker",
+            dependencies: [
+                "RedisClient",
+                "BreakerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Lua")]
+        ),
+        // YAML config: parsing and validation with field paths.
+        .target(
+            name: "BreakwaterConfig",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Upstream sources (Moralis, Glassnode, Twitter, Reddit, LunarCrush, http_json).
+        .target(
+            name: "Collectors",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The daemon: service group, HTTP endpoints, metrics export.
+        .target(
+            name: "BreakwaterDaemon",
+            dependencies: [
+                "Collectors",
+                "SharedBreaker",
+                "BreakwaterConfig",
+                "RedisClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The CLI; the only place that bootstraps logging and metrics.
+        .executableTarget(
+            name: "breakwater",
+            dependencies: [
+                "BreakwaterDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Micro-benchmarks that print figures (not tests).
+        .executableTarget(
+            name: "breakwater-bench",
+            dependencies: ["RedisClient", "BreakerCore", "SharedBreaker"]
+        ),
+        // A small process spawned by multi-process tests.
+        .executableTarget(
+            name: "breakwater-node",
+            dependencies: ["SharedBreaker", "RedisClient"]
+        ),
+        // Test helpers: throwaway redis-server processes, unique key prefixes.
+        .target(name: "BreakwaterTestSupport", dependencies: ["RedisClient"], path: "Tests/Support"),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
+        .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore"]),
+        .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
+        .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig"]),
+        .testTarget(name: "CollectorsTests", dependencies: ["Collectors"]),
+        .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,320 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// One Redis connection with its own serial queue, connected lazily and re-established
+/// with capped exponential backoff after a failure.
+///
+/// hiredis blocks, so every call runs on the connection's dedicated `DispatchQueue`,
+/// never on Swift's cooperative thread pool; callers `await` a continuation.
+///
+/// `@unchecked Sendable` is justified because all mutable state (`link`, `failures`,
+/// `nextAttempt`) is read and written only from `queue`, which is serial; the remaining
+/// stored properties are immutable and `Sendable`.
+public final class RedisConnection: @unchecked Sendable {
+    private let configuration: RedisConfiguration
+    private let queue: DispatchQueue
+    private let logger: Logger
+    private let scripts: ScriptCache
+    private let inFlight = Atomic<Int>(0)
+
+    // Queue-confined state.
+    private var link: HiredisConnection?
+    private var failures = 0
+    private var nextAttempt: ContinuousClock.Instant?
+    private var lastError: RedisError?
+    private var isShutDown = false
+
+    /// Called on the connection's queue whenever the link goes up (`true`) or down (`false`).
+    let onLinkChange: @Sendable (Bool, RedisError?) -> Void
+
+    init(configuration: RedisConfiguration, label: String, logger: Logger, scripts: ScriptCache, onLinkChange: @escaping @Sendable (Bool, RedisError?) -> Void) {
+        self.configuration = configuration
+        self.queue = DispatchQueue(label: label)
+        self.logger = logger
+        self.scripts = scripts
+        self.onLinkChange = onLinkChange
+    }
+
+    /// Creates a standalone connection (no pool).
+    ///
+    /// - Parameters:
+    ///   - configuration: where to connect; nothing is opened until the first command.
+    ///   - logger: receives connection-level events.
+    public convenience init(configuration: RedisConfiguration, logger: Logger = Logger(label: "breakwater.redis")) {
+        self.init(configuration: configuration, label: "breakwater.redis.connection", logger: logger, scripts: ScriptCache(), onLinkChange: { _, _ in })
+    }
+
+    /// The number of calls queued or running on this connection.
+    var load: Int { inFlight.load(ordering: .relaxed) }
+
+    // MARK: - Public API
+
+    /// Sends a command and returns its reply.
+    ///
+    /// - Returns: the reply; never ``RedisValue/error(_:)``.
+    /// - Throws: ``RedisError``: code `server` with the server's text for an error reply,
+    ///   or a connection-level error (the connection is then dropped and re-established
+    ///   on the next call).
+    public func execute(_ command: RedisCommand) async throws -> RedisValue {
+        try await perform { (link) throws(RedisError) in
+            try Self.unwrap(try link.execute(command))
+        }
+    }
+
+    /// Sends a command built from a name and arguments. See ``execute(_:)``.
+    public func execute(_ name: String, _ arguments: any RedisArgumentConvertible...) async throws -> RedisValue {
+        try await execute(RedisCommand(name, arguments))
+    }
+
+    /// Sends several commands in one write and reads all replies (pipelining).
+    ///
+    /// - Returns: one result per command, in order; server error replies are `.failure`.
+    /// - Throws: a connection-level ``RedisError`` if the connection breaks mid-way.
+    public func pipeline(_ commands: [RedisCommand]) async throws -> [Result<RedisValue, RedisError>] {
+        try await perform { (link) throws(RedisError) in
+            try Self.pipeline(commands, on: link)
+        }
+    }
+
+    /// Runs a Lua script by EVALSHA, loading it with SCRIPT LOAD first if the server
+    /// does not know it (a NOSCRIPT reply, e.g. after `SCRIPT FLUSH` or a restart).
+    ///
+    /// - Returns: the script's reply.
+    /// - Throws: ``RedisError`` with code `server` for a script error.
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [any RedisArgumentConvertible]) async throws -> RedisValue {
+        let argumentBytes = arguments.map(\.redisBytes)
+        return try await perform { (link) throws(RedisError) in
+            try Self.evaluate(script, keys: keys, arguments: argumentBytes, on: link, scripts: self.scripts)
+        }
+    }
+
+    /// Runs an optimistic transaction: WATCH the keys, run the reads, let `build` decide
+    /// the writes from what was read, then MULTI/…/EXEC.
+    ///
+    /// The whole exchange runs on this connection without interleaving other callers.
+    /// - Parameters:
+    ///   - keys: the keys to WATCH.
+    ///   - reads: commands whose replies are passed to `build`.
+    ///   - build: returns the commands to run atomically, or `nil` to abandon (UNWATCH).
+    /// - Returns: `.committed` with EXEC's replies, `.conflict` when a watched key changed
+    ///   (EXEC returned nil), or `.abandoned`.
+    public func transaction(
+        watching keys: [String],
+        reads: [RedisCommand],
+        build: @escaping @Sendable ([RedisValue]) -> [RedisCommand]?
+    ) async throws -> TransactionOutcome {
+        try await perform { (link) throws(RedisError) in
+            try Self.transaction(watching: keys, reads: reads, build: build, on: link)
+        }
+    }
+
+    /// Closes the socket; later calls fail with code `closed`.
+    public func shutdown() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.isShutDown = true
+                self.link = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    // MARK: - Queue-confined machinery
+
+    /// Runs `body` on the queue with a live link, connecting first if needed.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (HiredisConnection) throws(RedisError) -> T) async throws -> T {
+        inFlight.add(1, ordering: .relaxed)
+        defer { inFlight.subtract(1, ordering: .relaxed) }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            queue.async {
+                continuation.resume(with: self.performOnQueue(body))
+            }
+        }
+    }
+
+    private func performOnQueue<T>(_ body: (HiredisConnection) throws(RedisError) -> T) -> Result<T, any Error> {
+        do {
+            let link = try establishedLink()
+            return .success(try body(link))
+        } catch {
+            if error.breaksConnection, link != nil {
+                link = nil
+                lastError = error
+                logger.debug("redis link dropped", metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+                onLinkChange(false, error)
+            }
+            return .failure(error)
+        }
+    }
+
+    private func establishedLink() throws(RedisError) -> HiredisConnection {
+        if let link { return link }
+        if isShutDown { throw RedisError(.closed, "the connection was shut down") }
+        let now = ContinuousClock.now
+        if let nextAttempt, now < nextAttempt, let lastError {
+            let wait = nextAttempt - now
+            throw RedisError(.unavailable, "redis at \(configuration.endpoint) is unreachable; next reconnect in \(wait.milliseconds) ms (last error: \(lastError.message))")
+        }
+        do {
+            let fresh = try Self.open(configuration)
+            link = fresh
+            failures = 0
+            nextAttempt = nil
+            lastError = nil
+            onLinkChange(true, nil)
+            return fresh
+        } catch {
+            failures += 1
+            let delay = Self.reconnectDelay(failures: failures, configuration: configuration)
+            nextAttempt = now + delay
+            lastError = error
+            onLinkChange(false, error)
+            throw error
+        }
+    }
+
+    /// The delay before reconnect attempt number `failures + 1`: initial × 2^(failures−1), capped.
+    static func reconnectDelay(failures: Int, configuration: RedisConfiguration) -> Duration {
+        guard failures > 0 else { return .zero }
+        let factor = 1 << min(failures - 1, 20)
+        let delay = configuration.initialReconnectDelay * factor
+        return min(delay, configuration.maximumReconnectDelay)
+    }
+
+    /// Connects, authenticates and selects the database.
+    static func open(_ configuration: RedisConfiguration) throws(RedisError) -> HiredisConnection {
+        let link = try HiredisConnection.connect(
+            to: configuration.endpoint,
+            connectTimeout: configuration.connectTimeout,
+            commandTimeout: configuration.commandTimeout
+        )
+        if let password = configuration.password {
+            let auth = configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+            if case .error(let text) = try link.execute(auth) {
+                throw RedisError(.authenticationFailed, "AUTH\(configuration.username.map { " as \($0)" } ?? "") refused by \(configuration.endpoint): \(text)")
+            }
+        }
+        if configuration.database != 0 {
+            if case .error(let text) = try link.execute(RedisCommand("SELECT", configuration.database)) {
+                throw RedisError(.databaseSelectionFailed, "SELECT \(configuration.database) refused by \(configuration.endpoint): \(text)")
+            }
+        }
+        return link
+    }
+
+    static func unwrap(_ value: RedisValue) throws(RedisError) -> RedisValue {
+        if case .error(let text) = value {
+            throw RedisError(.server, text)
+        }
+        return value
+    }
+
+    static func pipeline(_ commands: [RedisCommand], on link: HiredisConnection) throws(RedisError) -> [Result<RedisValue, RedisError>] {
+        for command in commands { try link.append(command) }
+        var results: [Result<RedisValue, RedisError>] = []
+        results.reserveCapacity(commands.count)
+        for _ in commands {
+            let reply = try link.nextReply()
+            if case .error(let text) = reply {
+                results.append(.failure(RedisError(.server, text)))
+            } else {
+                results.append(.success(reply))
+            }
+        }
+        return results
+    }
+
+    static func evaluate(_ script: RedisScript, keys: [String], arguments: [[UInt8]], on link: HiredisConnection, scripts: ScriptCache) throws(RedisError) -> RedisValue {
+        func evalsha(_ sha: String) throws(RedisError) -> RedisValue {
+            var raw: [[UInt8]] = [Array("EVALSHA".utf8), Array(sha.utf8), Array(String(keys.count).utf8)]
+            raw.reserveCapacity(3 + keys.count + arguments.count)
+            for key in keys { raw.append(Array(key.utf8)) }
+            raw.append(contentsOf: arguments)
+            return try link.execute(RedisCommand(rawArguments: raw))
+        }
+        func load() throws(RedisError) -> String {
+            let reply = try link.execute(RedisCommand("SCRIPT", "LOAD", script.source))
+            if case .error(let text) = reply {
+                throw RedisError(.server, "SCRIPT LOAD \(script.name): \(text)")
+            }
+            guard let sha = reply.string else { throw RedisError(.protocolError, "SCRIPT LOAD \(script.name) returned \(reply)") }
+            scripts.store(sha, for: script.source)
+            return sha
+        }
+        let sha: String
+        if let cached = scripts.sha(for: script.source) {
+            sha = cached
+        } else {
+            sha = try load()
+        }
+        var reply = try evalsha(sha)
+        if case .error(let text) = reply, text.hasPrefix("NOSCRIPT") {
+            reply = try evalsha(try load())
+        }
+        if case .error(let text) = reply {
+            throw RedisError(.server, "script \(script.name): \(text)")
+        }
+        return reply
+    }
+
+    static func transaction(
+        watching keys: [String],
+        reads: [RedisCommand],
+        build: ([RedisValue]) -> [RedisCommand]?,
+        on link: HiredisConnection
+    ) throws(RedisError) -> TransactionOutcome {
+        _ = try unwrap(link.execute(RedisCommand("WATCH", keys)))
+        var values: [RedisValue] = []
+        for read in reads {
+            let reply = try link.execute(read)
+            if case .error(let text) = reply {
+                _ = try link.execute(RedisCommand("UNWATCH"))
+                throw RedisError(.server, text)
+            }
+            values.append(reply)
+        }
+        guard let writes = build(values) else {
+            _ = try link.execute(RedisCommand("UNWATCH"))
+            return .abandoned
+        }
+        var batch = [RedisCommand("MULTI")]
+        batch.append(contentsOf: writes)
+        batch.append(RedisCommand("EXEC"))
+        let replies = try pipeline(batch, on: link)
+        guard case .success(let exec)? = replies.last else {
+            if case .failure(let error)? = replies.last { throw error }
+            throw RedisError(.protocolError, "EXEC returned nothing")
+        }
+        for case .failure(let error) in replies.dropLast() {
+            // A command rejected while queueing makes EXEC fail with EXECABORT (reported above);
+            // here we surface the first queueing error for a clearer message.
+            throw error
+        }
+        switch exec {
+        case .null:
+            return .conflict
+        case .array(let results):
+            return .committed(results)
+        default:
+            throw RedisError(.protocolError, "EXEC returned \(exec)")
+        }
+    }
+}
+
+/// The result of ``RedisConnection/transaction(watching:reads:build:)``.
+public enum TransactionOutcome: Sendable, Equatable {
+    /// EXEC ran; one reply per queued command (error replies included as ``RedisValue/error(_:)``).
+    case committed([RedisValue])
+    /// A watched key changed before EXEC; nothing was written.
+    case conflict
+    /// `build` returned `nil`; nothing was written.
+    case abandoned
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (truncated).
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,389 @@
+-- Breakwater shared circuit breaker: every state change of cb_state:<name> happens here,
+-- atomically, using the Redis server clock (TIME), so instances never disagree.
+--
+-- KEYS[1] = cb_state:<name>      KEYS[2] = cb_events:<name>
+-- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
+-- ARGV[2] = instance id          ARGV[3] = breaker name
+-- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
+-- ARGV[5] = op argument: outcomes string for record ("S" success, "F" failure, "s"/"f" slow),
+--           "token" for acquire, "token:outcome" for probe, expected version for reconcile_open
+-- ARGV[6] = lease ms for acquire
+--
+-- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
+--          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired}
+local key, channel = KEYS[1], KEYS[2]
+local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local TTL = 86400
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local cfg = {}
+for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do cfg[k] = tonumber(v) or v end
+local base = cfg.base_ms or 300000
+local mult = cfg.mult or 1.5
+local maxTimeout = cfg.max_ms or 3600000
+local threshold = cfg.threshold or 5
+local halfOpenMax = cfg.ho_max or 3
+local successThreshold = cfg.ho_success or 2
+local quorum = cfg.quorum or 1
+
+-- Load and repair -------------------------------------------------------------------------
+local repaired = {}
+local kind = redis.call('TYPE', key)
+if type(kind) == 'table' then kind = kind.ok end
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', key)
+  table.insert(repaired, 'key held a ' .. kind .. '; replaced by a fresh hash')
+end
+local h = {}
+local flat = redis.call('HGETALL', key)
+for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+local isNew = (#flat == 0)
+
+local function int(field, default, minimum)
+  local raw = h[field]
+  if raw == nil or raw == '' then return default end
+  local n = tonumber(raw)
+  if n == nil or n ~= n or (minimum ~= nil and n < minimum) then
+    table.insert(repaired, field .. '=' .. string.sub(raw, 1, 32) .. ' is invalid; reset to ' .. tostring(default))
+    return default
+  end
+  return n
+end
+
+local s = {}
+s.state = h.state or 'closed'
+if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
+  table.insert(repaired, 'state=' .. string.sub(s.state, 1, 32) .. ' is invalid; reset to closed')
+  s.state = 'closed'
+  h.failure_count = nil
+end
+s.version = int('version', 0, 0)
+s.opened_at_ms = int('opened_at_ms', 0, 0)
+s.open_timeout_ms = int('open_timeout_ms', base, 1)
+if s.open_timeout_ms > maxTimeout then s.open_timeout_ms = maxTimeout end
+s.failed_recoveries = int('failed_recoveries', 0, 0)
+s.failure_count = int('failure_count', 0, 0)
+s.half_open_attempts = int('half_open_attempts', 0, 0)
+s.half_open_successes = int('half_open_successes', 0, 0)
+s.forced = h.forced or ''
+if s.forced ~= '' and s.forced ~= 'open' and s.forced ~= 'closed' then
+  table.insert(repaired, 'forced=' .. string.sub(s.forced, 1, 32) .. ' is invalid; cleared')
+  s.forced = ''
+end
+s.circuit_opens = int('circuit_opens', 0, 0)
+s.successful_recoveries = int('successful_recoveries', 0, 0)
+s.total_successes = int('total_successes', 0, 0)
+s.total_failures = int('total_failures', 0, 0)
+s.time_in_open_ms = int('time_in_open_ms', 0, 0)
+s.total_calls = int('total_calls', 0, 0)
+s.slow_calls = int('slow_calls', 0, 0)
+s.leases = h.leases or ''
+s.contributors = h.contributors or ''
+s.window = h.window or ''
+s.buckets = h.buckets or ''
+if s.state == 'open' and s.opened_at_ms == 0 then s.opened_at_ms = now end
+local dirty = isNew or #repaired > 0
+local transitioned = 0
+local result = 'ok'
+
+-- Trip-policy bookkeeping ----------------------------------------------------------------
+-- Count window: last N outcome characters. Time window: buckets "start:calls:fails:slow,...".
+local countWindow = cfg.cw or 0
+local timeWindowMs = cfg.tw_ms or 0
+local bucketMs = 1000
+if timeWindowMs > 0 then bucketMs = math.max(100, math.floor(timeWindowMs / 20)) end
+
+local buckets = {}
+local function loadBuckets()
+  buckets = {}
+  if timeWindowMs <= 0 then return end
+  for b, c, f, sl in string.gmatch(s.buckets, '(%d+):(%d+):(%d+):(%d+)') do
+    local start = tonumber(b)
+    if start > now - timeWindowMs then
+      table.insert(buckets, {start, tonumber(c), tonumber(f), tonumber(sl)})
+    end
+  end
+end
+local function saveBuckets()
+  local parts = {}
+  for _, b in ipairs(buckets) do table.insert(parts, b[1] .. ':' .. b[2] .. ':' .. b[3] .. ':' .. b[4]) end
+  s.buckets = table.concat(parts, ',')
+end
+local function addToBucket(failed, slow)
+  if timeWindowMs <= 0 then return end
+  local start = now - (now % bucketMs)
+  local last = buckets[#buckets]
+  if last == nil or last[1] ~= start then
+    last = {start, 0, 0, 0}
+    table.insert(buckets, last)
+  end
+  last[2] = last[2] + 1
+  if failed then last[3] = last[3] + 1 end
+  if slow then last[4] = last[4] + 1 end
+end
+local function bucketTotals()
+  local c, f, sl = 0, 0, 0
+  for _, b in ipairs(buckets) do c = c + b[2]; f = f + b[3]; sl = sl + b[4] end
+  return c, f, sl
+end
+local function windowTotals()
+  local c = string.len(s.window)
+  local _, f = string.gsub(s.window, '[Ff]', '')
+  local _, sl = string.gsub(s.window, '[sf]', '')
+  return c, f, sl
+end
+
+local function addContributor()
+  if quorum <= 1 then return end
+  for id in string.gmatch(s.contributors, '[^,]+') do if id == by then return end end
+  if s.contributors == '' then s.contributors = by else s.contributors = s.contributors .. ',' .. by end
+end
+local function contributorCount()
+  local n = 0
+  for _ in string.gmatch(s.contributors, '[^,]+') do n = n + 1 end
+  return n
+end
+
+-- Which policy fires, or nil.
+local function tripReason()
+  if quorum > 1 and contributorCount() < quorum then return nil end
+  if threshold > 0 and s.failure_count >= threshold then return 'failure_threshold' end
+  local fwCount = cfg.fw_count or 0
+  if fwCount > 0 and timeWindowMs > 0 then
+    local _, f = bucketTotals()
+    if f >= fwCount then return 'failures_in_window' end
+  end
+  local ratePct = cfg.rate or 0
+  local slowPct = cfg.slow_rate or 0
+  if ratePct > 0 or slowPct > 0 then
+    local c, f, sl
+    if countWindow > 0 then c, f, sl = windowTotals() else c, f, sl = bucketTotals() end
+    if c >= (cfg.min_calls or 1) and c > 0 then
+      if ratePct > 0 and (100 * f / c) >= ratePct then return 'failure_rate' end
+      if slowPct > 0 and (100 * sl / c) >= slowPct then return 'slow_call_rate' end
+    end
+  end
+  return nil
+end
+
+local function clearTripCounters()
+  s.failure_count = 0
+  s.contributors = ''
+  s.window = ''
+  s.buckets = ''
+  buckets = {}
+end
+
+-- Transitions -----------------------------------------------------------------------------
+local event = nil
+local function transition(to, reason)
+  local from = s.state
+  if from == 'open' and to ~= 'open' then
+    s.time_in_open_ms = s.time_in_open_ms + math.max(0, now - s.opened_at_ms)
+  end
+  s.state = to
+  s.version = s.version + 1
+  if to == 'open' then
+    s.opened_at_ms = now
+    s.circuit_opens = s.circuit_opens + 1
+  end
+  if to == 'half-open' then
+    s.half_open_attempts = 0
+    s.half_open_successes = 0
+    s.leases = ''
+  end
+  if to == 'closed' then
+    s.failed_recoveries = 0
+    s.open_timeout_ms = base
+    s.half_open_attempts = 0
+    s.half_open_successes = 0
+    s.leases = ''
+  end
+  clearTripCounters()
+  transitioned = 1
+  dirty = true
+  event = {name = name, from = from, to = to, version = s.version, by = by, at_ms = now, reason = reason,
+           opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+end
+
+local function timeout(failedRecoveries)
+  local value = base * (mult ^ failedRecoveries)
+  if value > maxTimeout then value = maxTimeout end
+  return math.floor(value + 0.5)
+end
+
+local function pruneLeases()
+  local kept = {}
+  local active = 0
+  for token, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
+    if tonumber(expiry) > now then
+      table.insert(kept, token .. ':' .. expiry)
+      active = active + 1
+    end
+  end
+  local pruned = table.concat(kept, ',')
+  if pruned ~= s.leases then dirty = true end
+  s.leases = pruned
+  return active
+end
+local function takeLease(token)
+  local kept = {}
+  local found = false
+  for tok, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
+    if tok == token then found = tonumber(expiry) > now else table.insert(kept, tok .. ':' .. expiry) end
+  end
+  s.leases = table.concat(kept, ',')
+  return found
+end
+
+-- Open -> half-open once the stored deadline has passed (server clock), unless forced.
+local function maybeHalfOpen()
+  if s.state == 'open' and s.forced ~= 'open' then
+    local minOpen = cfg.min_open_ms or 0
+    local due = s.opened_at_ms + math.max(s.open_timeout_ms, minOpen)
+    if now >= due then transition('half-open', 'open_timeout_elapsed') end
+  end
+end
+
+-- Operations ------------------------------------------------------------------------------
+if op == 'record' then
+  loadBuckets()
+  for i = 1, string.len(arg) do
+    local c = string.sub(arg, i, i)
+    local failed = (c == 'F' or c == 'f')
+    local slow = (c == 's' or c == 'f')
+    s.total_calls = s.total_calls + 1
+    if failed then s.total_failures = s.total_failures + 1 else s.total_successes = s.total_successes + 1 end
+    if slow then s.slow_calls = s.slow_calls + 1 end
+    if s.state == 'closed' and s.forced == '' then
+      if failed then
+        s.failure_count = s.failure_count + 1
+        addContributor()
+      else
+        s.failure_count = 0
+      end
+      if countWindow > 0 then
+        s.window = s.window .. c
+        if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+      end
+      addToBucket(failed, slow)
+      if failed or slow then
+        local reason = tripReason()
+        if reason ~= nil then
+          s.open_timeout_ms = timeout(0)
+          s.failed_recoveries = 0
+          transition('open', reason)
+        end
+      end
+    end
+  end
+  saveBuckets()
+  dirty = dirty or string.len(arg) > 0
+elseif op == 'acquire' then
+  maybeHalfOpen()
+  if s.state == 'half-open' then
+    local active = pruneLeases()
+    if active < halfOpenMax then
+      local lease = tonumber(arg2) or 15000
+      if s.leases == '' then s.leases = arg .. ':' .. (now + lease) else s.leases = s.leases .. ',' .. arg .. ':' .. (now + lease) end
+      s.half_open_attempts = s.half_open_attempts + 1
+      dirty = true
+      result = 'granted'
+    else
+      result = 'denied'
+    end
+  elseif s.state == 'closed' then
+    result = 'closed'
+  else
+    result = 'denied'
+  end
+elseif op == 'probe' then
+  local token, outcome = string.match(arg, '^([^:]+):(.)$')
+  if s.state ~= 'half-open' or token == nil then
+    result = 'stale'
+  elseif not takeLease(token) then
+    result = 'stale'
+    dirty = true
+  else
+    dirty = true
+    if outcome == 'S' then
+      s.total_calls = s.total_calls + 1
+      s.total_successes = s.total_successes + 1
+      s.half_open_successes = s.half_open_successes + 1
+      if s.half_open_successes >= successThreshold then
+        s.successful_recoveries = s.successful_recoveries + 1
+        transition('closed', 'probes_succeeded')
+      end
+    elseif outcome == 'F' then
+      s.total_calls = s.total_calls + 1
+      s.total_failures = s.total_failures + 1
+      s.failed_recoveries = s.failed_recoveries + 1
+      s.open_timeout_ms = timeout(s.failed_recoveries)
+      transition('open', 'probe_failed')
+    end
+  end
+elseif op == 'force_open' then
+  s.forced = 'open'
+  if s.state ~= 'open' then
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'forced_open')
+  else
+    s.version = s.version + 1
+    transitioned = 1
+    dirty = true
+    event = {name = name, from = 'open', to = 'open', version = s.version, by = by, at_ms = now, reason = 'forced_open',
+             opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+  end
+elseif op == 'force_close' or op == 'reset' then
+  if op == 'force_close' then s.forced = 'closed' else s.forced = '' end
+  s.failed_recoveries = 0
+  if s.state ~= 'closed' then
+    transition('closed', op == 'reset' and 'reset' or 'forced_closed')
+  else
+    s.version = s.version + 1
+    clearTripCounters()
+    s.open_timeout_ms = base
+    transitioned = 1
+    dirty = true
+    event = {name = name, from = 'closed', to = 'closed', version = s.version, by = by, at_ms = now,
+             reason = op == 'reset' and 'reset' or 'forced_closed', opened_at_ms = s.opened_at_ms,
+             open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+  end
+elseif op == 'reconcile_open' then
+  -- An instance tripped its local breaker while Redis was away: the more cautious state wins,
+  -- but only if nobody changed the stored breaker since the instance last saw it (CAS on version).
+  if s.state == 'closed' and s.forced == '' and tostring(s.version) == arg then
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'reconciled_after_outage')
+  else
+    result = 'kept'
+  end
+elseif op == 'touch' then
+  maybeHalfOpen()
+else
+  return redis.error_reply('unknown breaker op ' .. tostring(op))
+end
+
+-- Save ------------------------------------------------------------------------------------
+if dirty then
+  redis.call('HSET', key,
+    'state', s.state, 'version', s.version, 'opened_at_ms', s.opened_at_ms,
+    'open_timeout_ms', s.open_timeout_ms, 'failed_recoveries', s.failed_recoveries,
+    'failure_count', s.failure_count, 'half_open_attempts', s.half_open_attempts,
+    'half_open_successes', s.half_open_successes, 'forced', s.forced,
+    'updated_by', by, 'updated_at_ms', now,
+    'circuit_opens', s.circuit_opens, 'successful_recoveries', s.successful_recoveries,
+    'total_successes', s.total_successes, 'total_failures', s.total_failures,
+    'time_in_open_ms', s.time_in_open_ms, 'total_calls', s.total_calls, 'slow_calls', s.slow_calls,
+    'leases', s.leases, 'contributors', s.contributors, 'window', s.window, 'buckets', s.buckets)
+  redis.call('EXPIRE', key, TTL)
+end
+if event ~= nil then
+  redis.call('PUBLISH', channel, cjson.encode(event))
+end
+
+return {s.state, s.version, s.opened_at_ms, s.open_timeout_ms, s.forced, now, result, transitioned,
+        s.failed_recoveries, s.failure_count, s.half_open_attempts, s.half_open_successes,
+        table.concat(repaired, '; ')}

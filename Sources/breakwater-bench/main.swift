@@ -1,0 +1,27 @@
+// breakwater-bench: micro-benchmarks that print figures (never assertions).
+//
+//   breakwater-bench redis  [--url URL] [--ops N]   sequential/pipelined SET+GET vs redis-benchmark -c 1
+//   breakwater-bench core                           BreakerCore admit+record ns/op
+//   breakwater-bench all    [--url URL]
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+let url = option("--url") ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+let operations = option("--ops").flatMap(Int.init) ?? 100_000
+
+switch arguments.first ?? "all" {
+case "redis":
+    try await RedisBench.run(url: url, operations: operations)
+case "core":
+    CoreBench.run()
+case "all":
+    CoreBench.run()
+    try await RedisBench.run(url: url, operations: operations)
+default:
+    print("usage: breakwater-bench redis|core|all [--url URL] [--ops N]")
+    exit(2)
+}

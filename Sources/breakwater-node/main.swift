@@ -1,0 +1,1 @@
+print("node: not built yet")

@@ -1,0 +1,1 @@
+print("breakwater: not built yet")

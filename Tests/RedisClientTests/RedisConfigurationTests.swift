@@ -1,0 +1,88 @@
+import Foundation
+import RedisClient
+import Testing
+
+@Suite("Redis URL parsing")
+struct RedisConfigurationTests {
+    @Test("parses host, port, user, password and database")
+    func fullURL() throws {
+        let configuration = try RedisConfiguration(url: "redis://alice:s%40cret@redis.internal:6380/3")
+        #expect(configuration.endpoint == .tcp(host: "redis.internal", port: 6380))
+        #expect(configuration.username == "alice")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == 3)
+    }
+
+    @Test("applies defaults for port and database")
+    func defaults() throws {
+        let configuration = try RedisConfiguration(url: "redis://127.0.0.1")
+        #expect(configuration.endpoint == .tcp(host: "127.0.0.1", port: 6379))
+        #expect(configuration.username == nil)
+        #expect(configuration.password == nil)
+        #expect(configuration.database == 0)
+    }
+
+    @Test("accepts a password without a user and IPv6 hosts")
+    func passwordOnlyAndIPv6() throws {
+        let passwordOnly = try RedisConfiguration(url: "redis://:pw@host:7000")
+        #expect(passwordOnly.username == nil)
+        #expect(passwordOnly.password == "pw")
+        let ipv6 = try RedisConfiguration(url: "redis://[::1]:6390/2")
+        #expect(ipv6.endpoint == .tcp(host: "::1", port: 6390))
+        #expect(ipv6.database == 2)
+    }
+
+    @Test("parses unix socket URLs with an optional db")
+    func unixSocket() throws {
+        let configuration = try RedisConfiguration(url: "unix:///var/run/redis.sock?db=4")
+        #expect(configuration.endpoint == .unix(path: "/var/run/redis.sock"))
+        #expect(configuration.database == 4)
+    }
+
+    @Test("rejects malformed URLs with a reason", arguments: [
+        ("http://host", "expected a redis:// or unix:// URL"),
+        ("redis://host:0", "port \"0\" is not in 1...65535"),
+        ("redis://host:abc", "port \"abc\""),
+        ("redis://host/-1", "database \"-1\""),
+        ("redis://", "missing host"),
+        ("unix://relative", "expected unix:///absolute/path"),
+        ("rediss://host", "TLS"),
+    ])
+    func rejects(url: String, reason: String) {
+        #expect {
+            try RedisConfiguration(url: url)
+        } throws: { error in
+            guard let error = error as? RedisError else { return false }
+            return error.code == .invalidConfiguration && error.message.contains(reason)
+        }
+    }
+
+    @Test("never repeats the password in errors or descriptions")
+    func redaction() throws {
+        let configuration = try RedisConfiguration(url: "redis://bob:hunter2@host:1/0")
+        #expect(!configuration.description.contains("hunter2"))
+        #expect(RedisConfiguration.redacted("redis://bob:hunter2@host:1") == "redis://bob:***@host:1")
+        do {
+            _ = try RedisConfiguration(url: "redis://bob:hunter2@host:notaport")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"))
+        }
+    }
+
+    @Test("takes the password from REDIS_PASSWORD or REDIS_PASSWORD_FILE")
+    func passwordFromEnvironment() throws {
+        let fromEnv = try RedisConfiguration(url: "redis://host", environment: ["REDIS_PASSWORD": "envpw"])
+        #expect(fromEnv.password == "envpw")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pw-\(UUID().uuidString)")
+        try "filepw\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fromFile = try RedisConfiguration(url: "redis://host", environment: ["REDIS_PASSWORD_FILE": file.path])
+        #expect(fromFile.password == "filepw")
+        let urlWins = try RedisConfiguration(url: "redis://:urlpw@host", environment: ["REDIS_PASSWORD": "envpw"])
+        #expect(urlWins.password == "urlpw")
+        #expect(throws: RedisError.self) {
+            try RedisConfiguration(url: "redis://host", environment: ["REDIS_PASSWORD_FILE": "/nonexistent/pw"])
+        }
+    }
+}

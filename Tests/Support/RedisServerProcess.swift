@@ -1,0 +1,112 @@
+import Foundation
+import RedisClient
+
+/// A throwaway `redis-server` started by a test on a free loopback port, stopped by PID.
+///
+/// Used where a test must own the server: restarts, AUTH, DEBUG SLEEP, ACL files.
+public final class RedisServerProcess: @unchecked Sendable {
+    /// The loopback port it listens on.
+    public let port: Int
+    /// A temporary directory for its files (removed by ``stop()``).
+    public let directory: URL
+    private let extraArguments: [String]
+    private var process: ChildProcess?
+    private let lock = NSLock()
+
+    /// Starts a server and waits until it answers PING.
+    ///
+    /// - Parameters:
+    ///   - arguments: extra `redis-server` arguments, e.g. `["--requirepass", "pw"]`.
+    ///   - port: a fixed port, or `nil` to pick a free one.
+    public init(arguments: [String] = [], port: Int? = nil) throws {
+        self.port = try port ?? Self.freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("bw-redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.extraArguments = arguments
+        try start()
+    }
+
+    /// The `redis://` URL of this server (without credentials).
+    public var url: String { "redis://127.0.0.1:\(port)" }
+
+    /// Starts (or restarts) the process on the same port and directory.
+    public func start() throws {
+        let process = try ChildProcess("redis-server", [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+        ] + extraArguments, outputPath: directory.appendingPathComponent("redis.log").path)
+        lock.withLock { self.process = process }
+        try waitUntilListening()
+    }
+
+    /// Stops the process (SIGTERM, then waits) without removing its directory.
+    public func kill(signal: Int32 = SIGKILL) {
+        let current = lock.withLock { () -> ChildProcess? in
+            defer { self.process = nil }
+            return self.process
+        }
+        current?.stop(signal: signal)
+    }
+
+    /// Stops the process and removes its directory.
+    public func stop() {
+        kill(signal: SIGTERM)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+
+    private func waitUntilListening() throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if Self.canConnect(port: port) { return }
+            usleep(20_000)
+        }
+        throw RedisError(.connectionFailed, "redis-server on port \(port) did not start within 10 s")
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    public static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+
+    /// A port that was free a moment ago (bind to 0, read it back, close).
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RedisError(.connectionFailed, "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw RedisError(.connectionFailed, "bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Finds an executable on PATH.
+    public static func locate(_ name: String) throws -> URL {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw RedisError(.invalidConfiguration, "\(name) is not on PATH; install redis-server (apt-get install -y redis-server)")
+    }
+}
