@@ -45,8 +45,7 @@ let package = Package(
                 "BreakerCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ],
-            resources: [.copy("Lua")]
+            ]
         ),
         // YAML config: parsing and validation with field paths.
         .target(
@@ -102,7 +101,7 @@ let package = Package(
         .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore"]),
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig"]),
-        .testTarget(name: "CollectorsTests", dependencies: ["Collectors"]),
+        .testTarget(name: "CollectorsTests", dependencies: ["Collectors"], exclude: ["Fixtures"]),
         .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -21,3 +21,27 @@ public struct CallTimeoutError: Error, Sendable, Equatable, CustomStringConverti
         "call through circuit breaker '\(name)' timed out after \(timeout.secondsDouble) s"
     }
 }
+
+/// Runs `operation`, throwing ``CallTimeoutError`` if it has not finished after `timeout`
+/// (the operation is then cancelled).
+///
+/// - Parameters:
+///   - timeout: how long the operation may take.
+///   - name: the breaker name reported in the error.
+///   - operation: the call to run.
+/// - Returns: the operation's result.
+/// - Throws: ``CallTimeoutError``, or whatever the operation throws.
+public func withCallTimeout<T: Sendable>(
+    _ timeout: Duration, name: String, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw CallTimeoutError(name: name, timeout: timeout)
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next() else { throw CancellationError() }
+        return first
+    }
+}

@@ -110,7 +110,7 @@ public final class CircuitBreaker: Sendable {
         do {
             let value: T
             if let timeout {
-                value = try await Self.withTimeout(timeout, name: name, operation)
+                value = try await withCallTimeout(timeout, name: name, operation)
             } else {
                 value = try await operation()
             }
@@ -203,21 +203,6 @@ public final class CircuitBreaker: Sendable {
         guard let transition else { return }
         for observer in observers.withLock({ $0 }) {
             observer(transition)
-        }
-    }
-
-    private static func withTimeout<T: Sendable>(
-        _ timeout: Duration, name: String, _ operation: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await operation() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw CallTimeoutError(name: name, timeout: timeout)
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw CancellationError() }
-            return first
         }
     }
 }

@@ -1,1 +1,115 @@
-print("node: not built yet")
+// breakwater-node: a small process that multi-process tests spawn (one "instance" each).
+//
+//   breakwater-node record  --name N --id ID --tasks T --calls C --outcome success|failure [--threshold K] [--start-at-ms MS]
+//   breakwater-node probe   --name N --id ID --tasks T [--hold-ms MS] [--open-timeout-ms MS] [--outcome success|failure|none]
+//   breakwater-node observe --name N --id ID --until open|closed|half-open [--timeout-ms MS]
+//
+// Redis comes from REDIS_URL. Output: one line per fact, e.g. "admitted 3", "state open v1".
+import BreakerCore
+import Foundation
+import Logging
+import RedisClient
+import SharedBreaker
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = .warning
+    return handler
+}
+
+let command = arguments.first ?? ""
+let name = try BreakerName(option("--name") ?? "node")
+let instance = option("--id") ?? "node-\(getpid())"
+let tasks = Int(option("--tasks") ?? "1") ?? 1
+let calls = Int(option("--calls") ?? "1") ?? 1
+let outcomeName = option("--outcome") ?? "success"
+var config = BreakerConfig(failureThreshold: Int(option("--threshold") ?? "5") ?? 5)
+config.openTimeout = .milliseconds(Int64(option("--open-timeout-ms") ?? "300000") ?? 300_000)
+config.halfOpenMaxCalls = Int(option("--half-open-max") ?? "3") ?? 3
+let options = SharedBreakerOptions(breaker: config, probeLease: .milliseconds(Int64(option("--lease-ms") ?? "15000") ?? 15_000))
+
+let redis = try RedisConfiguration(url: ProcessInfo.processInfo.environment["REDIS_URL"] ?? RedisConfiguration.defaultURL)
+let group = SharedBreakerGroup(instanceID: instance, redis: redis, pollInterval: .milliseconds(200))
+let background = Task { await group.run() }
+let breaker = try await group.breaker(named: name, options: options)
+
+/// Sleeps until a wall-clock instant shared by all processes (a start barrier).
+func waitForStart() async {
+    guard let startAt = option("--start-at-ms").flatMap(Int64.init) else { return }
+    let now = Int64(Date().timeIntervalSince1970 * 1000)
+    if startAt > now { try? await Task.sleep(for: .milliseconds(startAt - now)) }
+}
+
+switch command {
+case "record":
+    await waitForStart()
+    let outcome: CallOutcome = outcomeName == "failure" ? .failure : .success
+    let admitted = await withTaskGroup(of: Int.self) { tasksGroup in
+        for _ in 0..<tasks {
+            tasksGroup.addTask {
+                var admitted = 0
+                for _ in 0..<calls {
+                    guard let ticket = try? await breaker.acquire() else { continue }
+                    admitted += 1
+                    await breaker.record(outcome, duration: .milliseconds(1), ticket: ticket)
+                }
+                return admitted
+            }
+        }
+        var total = 0
+        for await count in tasksGroup { total += count }
+        return total
+    }
+    await group.flush()
+    say("admitted \(admitted)")
+case "probe":
+    await waitForStart()
+    let hold = Int64(option("--hold-ms") ?? "0") ?? 0
+    let granted = await withTaskGroup(of: Int.self) { tasksGroup in
+        for _ in 0..<tasks {
+            tasksGroup.addTask {
+                guard let ticket = try? await breaker.acquire() else { return 0 }
+                if hold > 0 { try? await Task.sleep(for: .milliseconds(hold)) }
+                switch outcomeName {
+                case "failure": await breaker.record(.failure, duration: .milliseconds(1), ticket: ticket)
+                case "none": break // a prober that dies: the lease must expire
+                default: await breaker.record(.success, duration: .milliseconds(1), ticket: ticket)
+                }
+                return 1
+            }
+        }
+        var total = 0
+        for await count in tasksGroup { total += count }
+        return total
+    }
+    say("admitted \(granted)")
+case "observe":
+    let target = option("--until") ?? "open"
+    let timeout = Int64(option("--timeout-ms") ?? "10000") ?? 10_000
+    let deadline = ContinuousClock.now + .milliseconds(timeout)
+    say("ready v\(breaker.view.version) \(breaker.view.state.rawValue)")
+    while ContinuousClock.now < deadline {
+        if breaker.view.state.rawValue == target {
+            say("state \(target) v\(breaker.view.version)")
+            break
+        }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+    if breaker.view.state.rawValue != target { say("timeout \(breaker.view.state.rawValue)") }
+default:
+    say("usage: breakwater-node record|probe|observe --name N --id ID …")
+    exit(2)
+}
+background.cancel()
+await group.shutdown()
+exit(0)

@@ -1,3 +1,8 @@
+/// The Lua script behind every change to `cb_state:<name>` (loaded once, run by EVALSHA).
+///
+/// It is embedded as a string so the binary needs no resource bundle at run time.
+enum BreakerScript {
+    static let source = #"""
 -- Breakwater shared circuit breaker: every state change of cb_state:<name> happens here,
 -- atomically, using the Redis server clock (TIME), so instances never disagree.
 --
@@ -10,7 +15,7 @@
 -- ARGV[6] = lease ms for acquire
 --
 -- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
---          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired}
+--          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
 local key, channel = KEYS[1], KEYS[2]
 local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local TTL = 86400
@@ -386,4 +391,6 @@ end
 
 return {s.state, s.version, s.opened_at_ms, s.open_timeout_ms, s.forced, now, result, transitioned,
         s.failed_recoveries, s.failure_count, s.half_open_attempts, s.half_open_successes,
-        table.concat(repaired, '; ')}
+        table.concat(repaired, '; '), event and event.reason or ''}
+"""#
+}

@@ -1,0 +1,327 @@
+import Foundation
+import Yams
+
+/// The schema of SPEC §5: which keys exist at each level and what they must hold.
+extension ConfigReader {
+    static let topLevelKeys = ["instance_id", "redis", "http", "collectors"]
+    static let redisKeys = ["url", "password_env", "password_file"]
+    static let httpKeys = ["listen"]
+    static let collectorKeys = [
+        "name", "kind", "base_url", "api_key_env", "api_key_file", "interval_seconds",
+        "timeout_seconds", "params", "stream_maxlen", "breaker",
+    ]
+    static let breakerKeys = [
+        "failure_threshold", "open_timeout_seconds", "half_open_max_calls", "half_open_success_threshold",
+        "backoff_multiplier", "max_open_timeout_seconds", "trip_quorum", "on_store_failure",
+        "failure_window_seconds", "failure_window_count", "failure_rate_percent", "rate_window_calls",
+        "rate_window_seconds", "minimum_calls", "slow_call_rate_percent", "slow_call_seconds",
+        "minimum_open_seconds", "half_open_max_wait_seconds",
+    ]
+
+    /// Reads the whole file; returns `nil` when any problem was found.
+    mutating func readConfiguration(_ root: Node) -> BreakwaterConfiguration? {
+        guard let fields = mapping(root, at: "", allowed: Self.topLevelKeys) else { return nil }
+
+        let instanceID = string(fields["instance_id"], at: "instance_id")
+        if let instanceID, !Self.isValidName(instanceID) {
+            report("instance_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"\(instanceID)\")")
+        }
+        let redis = readRedis(fields["redis"])
+        let http = readHTTP(fields["http"])
+        let collectors = readCollectors(fields["collectors"])
+
+        guard problems.isEmpty, let redis, let http, let collectors else { return nil }
+        return BreakwaterConfiguration(instanceID: instanceID, redis: redis, http: http, collectors: collectors)
+    }
+
+    mutating func readRedis(_ node: Node?) -> RedisSettings? {
+        guard let node, !Self.isNull(node) else { return RedisSettings() }
+        guard let fields = mapping(node, at: "redis", allowed: Self.redisKeys) else { return nil }
+        let url = string(fields["url"], at: "redis.url")
+        if let url {
+            let schemes = ["redis://", "rediss://", "unix://"]
+            if !schemes.contains(where: { url.lowercased().hasPrefix($0) }) || url.count <= 8 {
+                report("redis.url", "must be redis://[user[:password]@]host[:port][/db] or unix:///path (got \"\(RedisSettings.redact(url))\")")
+            }
+        }
+        let password = secretSource(fields, envKey: "password_env", fileKey: "password_file", at: "redis")
+        return RedisSettings(url: url, password: password ?? nil)
+    }
+
+    mutating func readHTTP(_ node: Node?) -> HTTPSettings? {
+        guard let node, !Self.isNull(node) else { return HTTPSettings() }
+        guard let fields = mapping(node, at: "http", allowed: Self.httpKeys) else { return nil }
+        guard let listen = string(fields["listen"], at: "http.listen") else {
+            return fields["listen"] == nil ? HTTPSettings() : nil
+        }
+        guard let settings = HTTPSettings.parse(listen: listen) else {
+            report("http.listen", "expected host:port with a port in 0-65535 (got \"\(listen)\")")
+            return nil
+        }
+        return settings
+    }
+
+    /// Reads `*_env` / `*_file`; the outer optional is `nil` on a problem, the inner when absent.
+    mutating func secretSource(
+        _ fields: [String: Node], envKey: String, fileKey: String, at path: String
+    ) -> SecretSource?? {
+        let env = string(fields[envKey], at: Self.join(path, envKey))
+        let file = string(fields[fileKey], at: Self.join(path, fileKey))
+        switch (env, file) {
+        case (let env?, nil):
+            if env.contains("=") || env.contains(where: \.isWhitespace) {
+                report(Self.join(path, envKey), "must be an environment variable name (got \"\(env)\")")
+                return .none
+            }
+            return .some(.environment(env))
+        case (nil, let file?):
+            return .some(.file(file))
+        case (_?, _?):
+            report(Self.join(path, fileKey), "\(envKey) and \(fileKey) are mutually exclusive; give one")
+            return .none
+        case (nil, nil):
+            return .some(nil)
+        }
+    }
+
+    mutating func readCollectors(_ node: Node?) -> [CollectorConfiguration]? {
+        guard let node, !Self.isNull(node) else {
+            report("collectors", "is required (a list of collectors)")
+            return nil
+        }
+        guard case .sequence(let sequence) = node else {
+            report("collectors", "must be a list (got \(Self.render(node)))")
+            return nil
+        }
+        guard !sequence.isEmpty else {
+            report("collectors", "must list at least one collector")
+            return nil
+        }
+        var result: [CollectorConfiguration] = []
+        var firstIndexByName: [String: Int] = [:]
+        var ok = true
+        for (index, item) in sequence.enumerated() {
+            let path = "collectors[\(index)]"
+            guard let collector = readCollector(item, at: path) else {
+                ok = false
+                continue
+            }
+            if let first = firstIndexByName[collector.name] {
+                report("\(path).name", "duplicate name \"\(collector.name)\" (also collectors[\(first)])")
+                ok = false
+                continue
+            }
+            firstIndexByName[collector.name] = index
+            result.append(collector)
+        }
+        return ok ? result : nil
+    }
+
+    mutating func readCollector(_ node: Node, at path: String) -> CollectorConfiguration? {
+        let before = problems.count
+        guard let fields = mapping(node, at: path, allowed: Self.collectorKeys) else { return nil }
+
+        let name = string(fields["name"], at: "\(path).name", required: true)
+        if let name, !Self.isValidName(name) {
+            report("\(path).name", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"\(name)\")")
+        }
+        let kind: CollectorKind?
+        if fields["kind"] == nil || Self.isNull(fields["kind"]!) {
+            report("\(path).kind", "is required (one of: \(CollectorKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            kind = nil
+        } else {
+            kind = choice(fields["kind"], at: "\(path).kind", as: CollectorKind.self, what: "kind")
+        }
+        let baseURL = readBaseURL(fields["base_url"], at: "\(path).base_url")
+        let apiKey = secretSource(fields, envKey: "api_key_env", fileKey: "api_key_file", at: path)
+        if let kind, kind.requiresAPIKey, case .some(.none) = apiKey {
+            report("\(path).api_key_env", "kind \(kind.rawValue) needs an API key: set api_key_env or api_key_file")
+        }
+
+        var interval: Duration?
+        if fields["interval_seconds"] == nil || Self.isNull(fields["interval_seconds"]!) {
+            report("\(path).interval_seconds", "is required (seconds between polls, > 0)")
+        } else {
+            interval = seconds(fields["interval_seconds"], at: "\(path).interval_seconds")
+        }
+        let timeout = seconds(fields["timeout_seconds"], at: "\(path).timeout_seconds") ?? .seconds(10)
+        let streamMaxLength = integer(fields["stream_maxlen"], at: "\(path).stream_maxlen", min: 1) ?? 10_000
+        let params = readParams(fields["params"], kind: kind, at: "\(path).params")
+        let breaker = readBreaker(fields["breaker"], at: "\(path).breaker")
+
+        guard problems.count == before, let name, let kind, let baseURL, let interval, let apiKey,
+              let params, let breaker
+        else { return nil }
+        return CollectorConfiguration(
+            name: name, kind: kind, baseURL: baseURL, apiKey: apiKey, interval: interval,
+            timeout: timeout, params: params, streamMaxLength: streamMaxLength, breaker: breaker
+        )
+    }
+
+    mutating func readBaseURL(_ node: Node?, at path: String) -> URL? {
+        guard let text = string(node, at: path, required: true) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+        else {
+            report(path, "must be an absolute http:// or https:// URL (got \"\(text)\")")
+            return nil
+        }
+        return url
+    }
+
+    mutating func readParams(_ node: Node?, kind: CollectorKind?, at path: String) -> [String: String]? {
+        var params: [String: String] = [:]
+        if let node, !Self.isNull(node) {
+            // Unknown keys can only be judged once the kind is known.
+            let hint = kind.map { kind in
+                kind.allowedParams.isEmpty
+                    ? " (kind \(kind.rawValue) takes no params)"
+                    : " for kind \(kind.rawValue) (expected: \(kind.allowedParams.joined(separator: ", ")))"
+            } ?? ""
+            guard let fields = mapping(node, at: path, allowed: kind?.allowedParams, hint: hint) else { return nil }
+            for key in fields.keys.sorted() {
+                guard let value = string(fields[key], at: Self.join(path, key)) else { continue }
+                params[key] = value
+            }
+        }
+        guard let kind else { return params }
+        for key in kind.requiredParams where params[key] == nil {
+            report(Self.join(path, key), "is required for kind \(kind.rawValue)")
+        }
+        switch kind {
+        case .lunarcrush:
+            let endpoint = params["endpoint"] ?? "coins"
+            if !["coins", "topic"].contains(endpoint) {
+                report(Self.join(path, "endpoint"), "unknown endpoint \"\(endpoint)\" (expected one of: coins, topic)")
+            } else if endpoint == "topic", params["topic"] == nil {
+                report(Self.join(path, "topic"), "is required when endpoint is topic")
+            } else if endpoint == "coins", params["topic"] != nil {
+                report(Self.join(path, "topic"), "only applies when endpoint is topic")
+            }
+        case .reddit:
+            if let subreddit = params["subreddit"],
+               !subreddit.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                report(Self.join(path, "subreddit"), "must be a subreddit name such as Bitcoin, without r/ (got \"\(subreddit)\")")
+            }
+        case .glassnode:
+            if let metric = params["metric"], metric.hasPrefix("/") || metric.contains("?") || metric.contains(" ") {
+                report(Self.join(path, "metric"), "must be a metric path such as market/price_usd_close (got \"\(metric)\")")
+            }
+        case .moralis, .twitter, .httpJSON:
+            break
+        }
+        return params
+    }
+
+    mutating func readBreaker(_ node: Node?, at path: String) -> BreakerSettings? {
+        guard let node, !Self.isNull(node) else { return BreakerSettings() }
+        let before = problems.count
+        guard let f = mapping(node, at: path, allowed: Self.breakerKeys) else { return nil }
+        func p(_ key: String) -> String { Self.join(path, key) }
+
+        var settings = BreakerSettings()
+        /// Whether a key is absent or held a valid value (so cross-field checks are meaningful).
+        var valid: [String: Bool] = [:]
+        func track<T>(_ key: String, _ value: T?) -> T? {
+            valid[key] = f[key] == nil || Self.isNull(f[key]!) || value != nil
+            return value
+        }
+        if let v = track("failure_threshold", integer(f["failure_threshold"], at: p("failure_threshold"), min: 1)) {
+            settings.failureThreshold = v
+        }
+        if let v = track("open_timeout_seconds", seconds(f["open_timeout_seconds"], at: p("open_timeout_seconds"))) {
+            settings.openTimeout = v
+        }
+        if let v = track("half_open_max_calls", integer(f["half_open_max_calls"], at: p("half_open_max_calls"), min: 1)) {
+            settings.halfOpenMaxCalls = v
+        }
+        if let v = track("half_open_success_threshold",
+                         integer(f["half_open_success_threshold"], at: p("half_open_success_threshold"), min: 1)) {
+            settings.halfOpenSuccessThreshold = v
+        }
+        if let v = number(f["backoff_multiplier"], at: p("backoff_multiplier"), min: 1, minExclusive: false, max: 1000) {
+            settings.backoffMultiplier = v
+        }
+        if let v = track("max_open_timeout_seconds", seconds(f["max_open_timeout_seconds"], at: p("max_open_timeout_seconds"))) {
+            settings.maxOpenTimeout = v
+        }
+        if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1) { settings.tripQuorum = v }
+        if let v = choice(f["on_store_failure"], at: p("on_store_failure"), as: StoreFailurePolicy.self, what: "policy") {
+            settings.onStoreFailure = v
+        }
+        settings.minimumOpen = seconds(f["minimum_open_seconds"], at: p("minimum_open_seconds"))
+        settings.halfOpenMaxWait = seconds(f["half_open_max_wait_seconds"], at: p("half_open_max_wait_seconds"))
+
+        // Cross-field rules, checked only when both sides were valid (or defaulted).
+        if valid["half_open_success_threshold"] == true, valid["half_open_max_calls"] == true,
+           settings.halfOpenSuccessThreshold > settings.halfOpenMaxCalls {
+            report(p("half_open_success_threshold"),
+                   "must be <= half_open_max_calls (\(settings.halfOpenMaxCalls)) (got \(settings.halfOpenSuccessThreshold))")
+        }
+        if valid["max_open_timeout_seconds"] == true, valid["open_timeout_seconds"] == true,
+           settings.maxOpenTimeout < settings.openTimeout {
+            report(p("max_open_timeout_seconds"),
+                   "must be >= open_timeout_seconds (\(Self.secondsText(settings.openTimeout))) (got \(Self.secondsText(settings.maxOpenTimeout)))")
+        }
+
+        // Sliding time window: both keys or neither.
+        let windowSeconds = seconds(f["failure_window_seconds"], at: p("failure_window_seconds"))
+        let windowCount = integer(f["failure_window_count"], at: p("failure_window_count"), min: 1)
+        switch (f["failure_window_seconds"] != nil, f["failure_window_count"] != nil) {
+        case (true, false): report(p("failure_window_count"), "is required with failure_window_seconds")
+        case (false, true): report(p("failure_window_seconds"), "is required with failure_window_count")
+        default:
+            if let windowSeconds, let windowCount {
+                settings.failureWindow = .init(window: windowSeconds, count: windowCount)
+            }
+        }
+
+        // Rate windows shared by the failure-rate and slow-call-rate policies.
+        let failurePercent = number(f["failure_rate_percent"], at: p("failure_rate_percent"), min: 0, minExclusive: true, max: 100)
+        let slowPercent = number(f["slow_call_rate_percent"], at: p("slow_call_rate_percent"), min: 0, minExclusive: true, max: 100)
+        let slowCall = seconds(f["slow_call_seconds"], at: p("slow_call_seconds"))
+        let windowCalls = integer(f["rate_window_calls"], at: p("rate_window_calls"), min: 1)
+        let windowTime = seconds(f["rate_window_seconds"], at: p("rate_window_seconds"))
+        let minimumCalls = integer(f["minimum_calls"], at: p("minimum_calls"), min: 1)
+        let usesRate = f["failure_rate_percent"] != nil || f["slow_call_rate_percent"] != nil
+        if !usesRate {
+            for key in ["rate_window_calls", "rate_window_seconds", "minimum_calls"] where f[key] != nil {
+                report(p(key), "only applies with failure_rate_percent or slow_call_rate_percent")
+            }
+        }
+        if f["rate_window_calls"] != nil, f["rate_window_seconds"] != nil {
+            report(p("rate_window_seconds"), "rate_window_calls and rate_window_seconds are mutually exclusive; give one")
+        }
+        if let windowCalls, let minimumCalls, minimumCalls > windowCalls {
+            report(p("minimum_calls"), "must be <= rate_window_calls (\(windowCalls)) (got \(minimumCalls))")
+        }
+        switch (f["slow_call_rate_percent"] != nil, f["slow_call_seconds"] != nil) {
+        case (true, false): report(p("slow_call_seconds"), "is required with slow_call_rate_percent")
+        case (false, true): report(p("slow_call_rate_percent"), "is required with slow_call_seconds")
+        default: break
+        }
+        let window: BreakerSettings.RateWindow = windowTime.map { .time($0) } ?? .calls(windowCalls ?? 100)
+        let minimum: Int
+        if let minimumCalls {
+            minimum = minimumCalls
+        } else if case .calls(let n) = window {
+            minimum = Swift.min(10, n)
+        } else {
+            minimum = 10
+        }
+        if let failurePercent {
+            settings.failureRate = .init(percent: failurePercent, window: window, minimumCalls: minimum)
+        }
+        if let slowPercent, let slowCall {
+            settings.slowCallRate = .init(rate: .init(percent: slowPercent, window: window, minimumCalls: minimum), slowCall: slowCall)
+        }
+
+        return problems.count == before ? settings : nil
+    }
+
+    /// `300` or `0.5`: a duration as seconds, for messages.
+    static func secondsText(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return format(Double(seconds) + Double(attoseconds) / 1e18)
+    }
+}

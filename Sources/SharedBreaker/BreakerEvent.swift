@@ -1,0 +1,36 @@
+import BreakerCore
+import Foundation
+
+/// A transition as published on `cb_events:<name>` (SPEC.md §3).
+///
+/// `name`, `from`, `to`, `version`, `by`, `at_ms` and `reason` are the contract; the open
+/// deadline fields let other instances update their local view without a round trip.
+public struct BreakerEvent: Sendable, Equatable, Codable {
+    public var name: String
+    public var from: String
+    public var to: String
+    public var version: Int
+    public var by: String
+    public var atMilliseconds: Int64
+    public var reason: String
+    public var openedAtMilliseconds: Int64?
+    public var openTimeoutMilliseconds: Int64?
+    public var forced: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, from, to, version, by, reason, forced
+        case atMilliseconds = "at_ms"
+        case openedAtMilliseconds = "opened_at_ms"
+        case openTimeoutMilliseconds = "open_timeout_ms"
+    }
+
+    /// Decodes an event payload.
+    ///
+    /// - Returns: `nil` for a payload that is not a breaker event (logged by the caller).
+    public static func decode(_ payload: [UInt8]) -> BreakerEvent? {
+        try? JSONDecoder().decode(BreakerEvent.self, from: Data(payload))
+    }
+
+    /// The target state, if it is a known one.
+    public var toState: BreakerState? { BreakerState(rawValue: to) }
+}

@@ -1,0 +1,138 @@
+import BreakerCore
+
+/// What a breaker does while Redis is unreachable (SPEC.md §4).
+public enum StoreFailurePolicy: String, Sendable, Codable, CaseIterable {
+    /// Keep deciding on this instance's local breaker (same policy). The default.
+    case local
+    /// Reject every call until Redis is back.
+    case failClosed = "fail_closed"
+    /// Allow every call until Redis is back.
+    case failOpen = "fail_open"
+}
+
+/// Everything a shared breaker needs beyond its name.
+public struct SharedBreakerOptions: Sendable, Equatable {
+    /// The policy: thresholds, trip policies, timeouts and backoff.
+    public var breaker: BreakerConfig
+    /// Distinct instances whose failures must contribute before the shared breaker trips.
+    public var tripQuorum: Int
+    /// Behaviour while Redis is unreachable.
+    public var onStoreFailure: StoreFailurePolicy
+    /// How long a half-open probe permit lives if its result never arrives.
+    public var probeLease: Duration
+
+    /// Creates options; defaults follow SPEC.md §4.
+    public init(
+        breaker: BreakerConfig = BreakerConfig(),
+        tripQuorum: Int = 1,
+        onStoreFailure: StoreFailurePolicy = .local,
+        probeLease: Duration = .seconds(15)
+    ) {
+        self.breaker = breaker
+        self.tripQuorum = tripQuorum
+        self.onStoreFailure = onStoreFailure
+        self.probeLease = probeLease
+    }
+
+    /// Checks the breaker policy plus what the shared store supports.
+    ///
+    /// - Throws: ``BreakerConfigError`` listing every problem with its field name.
+    public func validate() throws(BreakerConfigError) {
+        var problems: [BreakerConfigError.Problem] = []
+        do {
+            try breaker.validate()
+        } catch {
+            problems = error.problems
+        }
+        if tripQuorum < 1 {
+            problems.append(.init(field: "trip_quorum", reason: "must be >= 1, got \(tripQuorum)"))
+        }
+        if probeLease <= .zero {
+            problems.append(.init(field: "probe_lease", reason: "must be > 0"))
+        }
+        let timeWindows = Set(breaker.tripPolicies.compactMap(\.timeWindow))
+        if timeWindows.count > 1 {
+            problems.append(.init(field: "trip_policies", reason: "a shared breaker supports one time-window length across policies, got \(timeWindows.count)"))
+        }
+        let countWindows = Set(breaker.tripPolicies.compactMap(\.countWindow))
+        if countWindows.count > 1 {
+            problems.append(.init(field: "trip_policies", reason: "a shared breaker supports one count-window length across policies, got \(countWindows.count)"))
+        }
+        if let size = countWindows.first, size > 1000 {
+            problems.append(.init(field: "trip_policies", reason: "a shared count window holds at most 1000 calls, got \(size)"))
+        }
+        if !problems.isEmpty { throw BreakerConfigError(problems: problems) }
+    }
+
+    /// The policy as the `k=v;…` string the Lua script reads.
+    var scriptConfiguration: String {
+        var values: [(String, String)] = [
+            ("base_ms", "\(breaker.openTimeout.wholeMilliseconds)"),
+            ("mult", "\(breaker.backoffMultiplier)"),
+            ("max_ms", "\(breaker.maxOpenTimeout.wholeMilliseconds)"),
+            ("ho_max", "\(breaker.halfOpenMaxCalls)"),
+            ("ho_success", "\(breaker.halfOpenSuccessThreshold)"),
+            ("quorum", "\(tripQuorum)"),
+            ("min_open_ms", "\(breaker.minimumOpenDuration.wholeMilliseconds)"),
+        ]
+        var threshold = 0
+        for policy in breaker.tripPolicies {
+            switch policy {
+            case .consecutiveFailures(let count):
+                threshold = count
+            case .failuresInWindow(let count, let window):
+                values.append(("fw_count", "\(count)"))
+                values.append(("tw_ms", "\(window.wholeMilliseconds)"))
+            case .failureRate(let percent, let window, let minimumCalls):
+                values.append(("rate", "\(percent)"))
+                values.append(("min_calls", "\(minimumCalls)"))
+                values.append(window.scriptEntry)
+            case .slowCallRate(let percent, _, let window, let minimumCalls):
+                values.append(("slow_rate", "\(percent)"))
+                values.append(("min_calls", "\(minimumCalls)"))
+                values.append(window.scriptEntry)
+            }
+        }
+        values.append(("threshold", "\(threshold)"))
+        return values.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
+    }
+
+    /// Calls at least this slow count as slow (from a slow-call-rate policy or `slowCallDuration`).
+    var slowCallThreshold: Duration? {
+        for case .slowCallRate(_, let slowerThan, _, _) in breaker.tripPolicies { return slowerThan }
+        return breaker.slowCallDuration
+    }
+}
+
+extension TripPolicy {
+    var timeWindow: Duration? {
+        switch self {
+        case .failuresInWindow(_, let window): return window
+        case .failureRate(_, .time(let window), _), .slowCallRate(_, _, .time(let window), _): return window
+        default: return nil
+        }
+    }
+
+    var countWindow: Int? {
+        switch self {
+        case .failureRate(_, .count(let size), _), .slowCallRate(_, _, .count(let size), _): return size
+        default: return nil
+        }
+    }
+}
+
+extension SlidingWindow {
+    var scriptEntry: (String, String) {
+        switch self {
+        case .count(let size): return ("cw", "\(size)")
+        case .time(let window): return ("tw_ms", "\(window.wholeMilliseconds)")
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (truncated).
+    var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

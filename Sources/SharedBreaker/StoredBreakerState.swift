@@ -1,0 +1,107 @@
+import BreakerCore
+import RedisClient
+
+/// The shared state of one breaker as stored in `cb_state:<name>` (SPEC.md §3).
+///
+/// Decoding is tolerant: a missing or malformed field falls back to a safe default and is
+/// listed in ``problems`` so the caller can log it with the key; the Lua script repairs the
+/// stored hash on its next write.
+public struct StoredBreakerState: Sendable, Equatable {
+    public var state: BreakerState = .closed
+    public var version: Int = 0
+    public var openedAtMilliseconds: Int64 = 0
+    public var openTimeoutMilliseconds: Int64 = 0
+    public var failedRecoveries: Int = 0
+    public var failureCount: Int = 0
+    public var halfOpenAttempts: Int = 0
+    public var halfOpenSuccesses: Int = 0
+    public var forced: ForcedState?
+    public var updatedBy: String = ""
+    public var updatedAtMilliseconds: Int64 = 0
+    public var circuitOpens: Int = 0
+    public var successfulRecoveries: Int = 0
+    public var totalSuccesses: Int = 0
+    public var totalFailures: Int = 0
+    public var timeInOpenMilliseconds: Int64 = 0
+    /// Fields that were present but unusable, e.g. `"version=abc"`.
+    public var problems: [String] = []
+
+    /// An empty (closed, version 0) state.
+    public init() {}
+
+    /// Decodes an HGETALL reply's fields.
+    public init(fields: [String: String]) {
+        func int(_ name: String) -> Int64? {
+            guard let raw = fields[name], !raw.isEmpty else { return nil }
+            guard let value = Int64(raw) ?? Double(raw).flatMap({ $0.isFinite ? Int64($0) : nil }), value >= 0 else {
+                problems.append("\(name)=\(raw.prefix(32))")
+                return nil
+            }
+            return value
+        }
+        if let raw = fields["state"] {
+            if let parsed = BreakerState(rawValue: raw) { state = parsed } else { problems.append("state=\(raw.prefix(32))") }
+        }
+        if let raw = fields["forced"], !raw.isEmpty {
+            if let parsed = ForcedState(rawValue: raw) { forced = parsed } else { problems.append("forced=\(raw.prefix(32))") }
+        }
+        version = Int(int("version") ?? 0)
+        openedAtMilliseconds = int("opened_at_ms") ?? 0
+        openTimeoutMilliseconds = int("open_timeout_ms") ?? 0
+        failedRecoveries = Int(int("failed_recoveries") ?? 0)
+        failureCount = Int(int("failure_count") ?? 0)
+        halfOpenAttempts = Int(int("half_open_attempts") ?? 0)
+        halfOpenSuccesses = Int(int("half_open_successes") ?? 0)
+        updatedBy = fields["updated_by"] ?? ""
+        updatedAtMilliseconds = int("updated_at_ms") ?? 0
+        circuitOpens = Int(int("circuit_opens") ?? 0)
+        successfulRecoveries = Int(int("successful_recoveries") ?? 0)
+        totalSuccesses = Int(int("total_successes") ?? 0)
+        totalFailures = Int(int("total_failures") ?? 0)
+        timeInOpenMilliseconds = int("time_in_open_ms") ?? 0
+    }
+
+    /// When an open breaker may move to half-open, in Redis server milliseconds.
+    public var openUntilMilliseconds: Int64 { openedAtMilliseconds + openTimeoutMilliseconds }
+}
+
+/// The reply every breaker script call returns: the state after the call, plus what happened.
+struct ScriptReply: Sendable, Equatable {
+    var state: BreakerState
+    var version: Int
+    var openedAtMilliseconds: Int64
+    var openTimeoutMilliseconds: Int64
+    var forced: ForcedState?
+    var serverNowMilliseconds: Int64
+    var result: String
+    var transitioned: Bool
+    var failedRecoveries: Int
+    var failureCount: Int
+    var halfOpenAttempts: Int
+    var halfOpenSuccesses: Int
+    var repairs: String
+    var reason: String
+
+    init(_ value: RedisValue) throws(RedisError) {
+        guard let parts = value.array, parts.count >= 14,
+              let state = parts[0].string.flatMap(BreakerState.init(rawValue:)),
+              let version = parts[1].int, let openedAt = parts[2].int, let timeout = parts[3].int,
+              let now = parts[5].int else {
+            throw RedisError(.protocolError, "breaker script returned an unexpected reply: \(value)")
+        }
+        self.state = state
+        self.version = Int(version)
+        self.openedAtMilliseconds = openedAt
+        self.openTimeoutMilliseconds = timeout
+        self.forced = parts[4].string.flatMap { $0.isEmpty ? nil : ForcedState(rawValue: $0) }
+        self.serverNowMilliseconds = now
+        self.result = parts[6].string ?? ""
+        self.transitioned = parts[7].int == 1
+        self.failedRecoveries = Int(parts[8].int ?? 0)
+        self.failureCount = Int(parts[9].int ?? 0)
+        self.halfOpenAttempts = Int(parts[10].int ?? 0)
+        self.halfOpenSuccesses = Int(parts[11].int ?? 0)
+        self.repairs = parts[12].string ?? ""
+        self.reason = parts[13].string ?? ""
+    }
+}

@@ -1,0 +1,37 @@
+import Logging
+import Synchronization
+
+/// A LogHandler that keeps every message and its metadata, for asserting on log output.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    /// Everything logged so far, one string per entry (message plus metadata).
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    /// A logger at trace level that writes into this capture.
+    func logger() -> Logger {
+        var logger = Logger(label: "test.capture") { _ in Handler(capture: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    fileprivate func append(_ line: String) {
+        lines.withLock { $0.append(line) }
+    }
+
+    struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            capture.append("\(event.level) \(event.message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })")
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import BreakerCore
+import BreakwaterTestSupport
+import Foundation
+import RedisClient
+@testable import SharedBreaker
+
+/// Several instances (groups) in one process, sharing one Redis, each with its own id.
+final class Fleet: @unchecked Sendable {
+    let groups: [SharedBreakerGroup]
+    private var runners: [Task<Void, Never>] = []
+
+    init(count: Int, redis: RedisConfiguration, clocks: [any BreakerClock]? = nil, pollInterval: Duration = .milliseconds(200)) {
+        groups = (0..<count).map { index in
+            SharedBreakerGroup(
+                instanceID: "inst-\(index)", redis: redis,
+                clock: clocks?[index] ?? ContinuousBreakerClock(), pollInterval: pollInterval
+            )
+        }
+        runners = groups.map { group in Task { await group.run() } }
+    }
+
+    func breakers(_ name: BreakerName, options: SharedBreakerOptions) async throws -> [SharedBreaker] {
+        var result: [SharedBreaker] = []
+        for group in groups { result.append(try await group.breaker(named: name, options: options)) }
+        return result
+    }
+
+    func stop() async {
+        for runner in runners { runner.cancel() }
+        for group in groups { await group.shutdown() }
+    }
+}
+
+/// A unique, valid breaker name for one test.
+func uniqueName(_ label: String) throws -> BreakerName {
+    try BreakerName("t-\(UUID().uuidString.prefix(8).lowercased())-\(label)")
+}
+
+/// Options with a short open timeout for tests.
+func fastOptions(threshold: Int = 5, openTimeout: Duration = .milliseconds(300), halfOpenMax: Int = 3, successes: Int = 2, quorum: Int = 1, onStoreFailure: StoreFailurePolicy = .local, lease: Duration = .seconds(15)) -> SharedBreakerOptions {
+    var config = BreakerConfig(failureThreshold: threshold, openTimeout: openTimeout, halfOpenMaxCalls: halfOpenMax, halfOpenSuccessThreshold: successes)
+    config.maxOpenTimeout = .seconds(3600)
+    return SharedBreakerOptions(breaker: config, tripQuorum: quorum, onStoreFailure: onStoreFailure, probeLease: lease)
+}
+
+/// Records `count` outcomes through the breaker (admission included).
+func record(_ breaker: SharedBreaker, _ outcome: CallOutcome, count: Int = 1) async {
+    for _ in 0..<count {
+        guard let ticket = try? await breaker.acquire() else { continue }
+        await breaker.record(outcome, duration: .milliseconds(1), ticket: ticket)
+    }
+}
+
+/// Reads `cb_state:<name>` as a dictionary.
+func storedFields(_ name: BreakerName, _ pool: RedisConnectionPool) async throws -> [String: String] {
+    try await pool.execute("HGETALL", name.stateKey).fieldDictionary ?? [:]
+}
+
+/// A clock that runs `offset` ahead of (or behind) the real one: a host with a skewed clock.
+struct SkewedClock: BreakerClock {
+    let offset: Duration
+    func now() -> BreakerInstant { ContinuousBreakerClock().now() + offset }
+}
+
+/// The path of an executable built next to the test bundle.
+func builtExecutable(_ name: String) -> String {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for directory in [bundle, bundle.deletingLastPathComponent()] {
+        let candidate = directory.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return bundle.appendingPathComponent(name).path
+}

@@ -1,0 +1,65 @@
+import BreakerCore
+import BreakwaterTestSupport
+import Foundation
+import RedisClient
+import Testing
+@testable import SharedBreaker
+
+@Suite("Redis outages: local fallback, policies and reconciliation")
+struct OutageTests {
+    func quickRedis(_ server: RedisServerProcess) throws -> RedisConfiguration {
+        var configuration = try RedisConfiguration(url: server.url)
+        configuration.initialReconnectDelay = .milliseconds(20)
+        configuration.maximumReconnectDelay = .milliseconds(200)
+        configuration.connectTimeout = .milliseconds(500)
+        return configuration
+    }
+
+    @Test("keeps deciding on the local breaker while Redis is down, then the more cautious state wins")
+    func localFallbackAndReconcile() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let redis = try quickRedis(server)
+        let name = try uniqueName("outage")
+        let fleet = Fleet(count: 1, redis: redis, pollInterval: .milliseconds(100))
+        defer { Task { await fleet.stop() } }
+        let breaker = try await fleet.breakers(name, options: fastOptions(threshold: 3, openTimeout: .seconds(60)))[0]
+        await record(breaker, .success)
+        await fleet.groups[0].flush()
+        server.kill()
+        #expect(await eventually { !breaker.status().storeAvailable })
+        await record(breaker, .failure, count: 3)
+        let during = breaker.status()
+        #expect(during.local.state == .open)
+        await #expect(throws: CircuitOpenError.self) { _ = try await breaker.acquire() }
+        // Redis comes back empty (no persistence): the instance re-opens the shared breaker.
+        try server.start()
+        let pool = RedisConnectionPool(configuration: redis, size: 1)
+        #expect(await eventually(timeout: .seconds(10)) { (try? await storedFields(name, pool)["state"]) == "open" })
+        #expect(await eventually { breaker.status().storeAvailable && breaker.view.state == .open })
+        await pool.shutdown()
+    }
+
+    @Test("fail_closed rejects and fail_open allows every call while Redis is down")
+    func storeFailurePolicies() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let redis = try quickRedis(server)
+        let fleet = Fleet(count: 1, redis: redis, pollInterval: .milliseconds(100))
+        defer { Task { await fleet.stop() } }
+        let closedName = try uniqueName("failclosed")
+        let openName = try uniqueName("failopen")
+        let failClosed = try await fleet.breakers(closedName, options: fastOptions(onStoreFailure: .failClosed))[0]
+        let failOpen = try await fleet.breakers(openName, options: fastOptions(onStoreFailure: .failOpen))[0]
+        try await failOpen.forceOpen()
+        await #expect(throws: CircuitOpenError.self) { _ = try await failOpen.acquire() }
+        _ = try await failClosed.acquire()
+        server.kill()
+        #expect(await eventually { !failClosed.status().storeAvailable && !failOpen.status().storeAvailable })
+        await #expect(throws: CircuitOpenError.self) { _ = try await failClosed.acquire() }
+        _ = try await failOpen.acquire()
+        try server.start()
+        #expect(await eventually(timeout: .seconds(10)) { failClosed.status().storeAvailable })
+        _ = try await failClosed.acquire()
+    }
+}
