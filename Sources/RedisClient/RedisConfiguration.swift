@@ -119,11 +119,12 @@ public struct RedisConfiguration: Sendable, Hashable {
                 let user = String(userinfo[..<colon])
                 username = user.isEmpty ? nil : (user.removingPercentEncoding ?? user)
                 let pass = String(userinfo[userinfo.index(after: colon)...])
-                password = pass.removingPercentEncoding ?? pass
+                // An empty password (`redis://user:@host`) means "from the environment".
+                password = pass.isEmpty ? nil : (pass.removingPercentEncoding ?? pass)
             } else if !userinfo.isEmpty {
-                // `redis://secret@host` is the conventional password-only form.
-                let pass = String(userinfo)
-                password = pass.removingPercentEncoding ?? pass
+                // `redis://user@host`: an ACL user whose password comes from the environment.
+                let user = String(userinfo)
+                username = user.removingPercentEncoding ?? user
             }
         }
         var database = 0

@@ -6,17 +6,18 @@ enum BreakerScript {
 -- Breakwater shared circuit breaker: every state change of cb_state:<name> happens here,
 -- atomically, using the Redis server clock (TIME), so instances never disagree.
 --
--- KEYS[1] = cb_state:<name>      KEYS[2] = cb_events:<name>
+-- KEYS[1] = cb_state:<name>
 -- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
 -- ARGV[2] = instance id          ARGV[3] = breaker name
 -- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
 -- ARGV[5] = op argument: outcomes string for record ("S" success, "F" failure, "s"/"f" slow),
 --           "token" for acquire, "token:outcome" for probe, expected version for reconcile_open
 -- ARGV[6] = lease ms for acquire
+-- ARGV[7] = cb_events:<name> (a channel, not a key, so it is not in KEYS)
 --
 -- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
 --          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
-local key, channel = KEYS[1], KEYS[2]
+local key, channel = KEYS[1], ARGV[7]
 local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local TTL = 86400
 
@@ -25,9 +26,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local cfg = {}
 for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do cfg[k] = tonumber(v) or v end
-local base = cfg.base_ms or 300000
-local mult = cfg.mult or 1.5
-local maxTimeout = cfg.max_ms or 3600000
 local threshold = cfg.threshold or 5
 local halfOpenMax = cfg.ho_max or 3
 local successThreshold = cfg.ho_success or 2
@@ -45,6 +43,11 @@ local h = {}
 local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
 local isNew = (#flat == 0)
+
+-- Callers without a policy (the CLI's manual actions) use the one the daemons stored.
+local base = cfg.base_ms or tonumber(h.base_open_timeout_ms) or 300000
+local mult = cfg.mult or tonumber(h.backoff_multiplier) or 1.5
+local maxTimeout = cfg.max_ms or tonumber(h.max_open_timeout_ms) or 3600000
 
 local function int(field, default, minimum)
   local raw = h[field]
@@ -382,7 +385,8 @@ if dirty then
     'circuit_opens', s.circuit_opens, 'successful_recoveries', s.successful_recoveries,
     'total_successes', s.total_successes, 'total_failures', s.total_failures,
     'time_in_open_ms', s.time_in_open_ms, 'total_calls', s.total_calls, 'slow_calls', s.slow_calls,
-    'leases', s.leases, 'contributors', s.contributors, 'window', s.window, 'buckets', s.buckets)
+    'leases', s.leases, 'contributors', s.contributors, 'window', s.window, 'buckets', s.buckets,
+    'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout)
   redis.call('EXPIRE', key, TTL)
 end
 if event ~= nil then

@@ -40,7 +40,8 @@ public final class SharedBreaker: Sendable {
     public let options: SharedBreakerOptions
     /// This instance's id (`updated_by` in Redis).
     public let instanceID: String
-    let clock: any BreakerClock
+    /// The local clock this breaker measures call durations with.
+    public let clock: any BreakerClock
     let classifier: OutcomeClassifier
     private let inner: Mutex<Inner>
     private let store: RedisConnectionPool
@@ -335,11 +336,7 @@ public final class SharedBreaker: Sendable {
         let sentAt = clock.now()
         let value: RedisValue
         do {
-            value = try await store.evaluate(
-                Self.script,
-                keys: [name.stateKey, name.eventsChannel],
-                arguments: [operation, instanceID, name.rawValue, scriptConfiguration, argument, extra]
-            )
+            value = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: scriptConfiguration, argument: argument, extra: extra)
         } catch let error as RedisError where error.breaksConnection || error.code == .unavailable || error.code == .closed {
             setStoreAvailable(false)
             throw error
@@ -454,6 +451,13 @@ public final class SharedBreaker: Sendable {
     var isStoreAvailable: Bool { inner.withLock { $0.storeAvailable } }
 
     private func announce(_ transition: SharedTransition) {
+        if transition.to == .closed && options.tripQuorum == 1 {
+            // With quorum 1 the local breaker is only a stand-in for outages: follow the shared close.
+            let now = clock.now()
+            inner.withLock { inner in
+                if inner.local.state != .closed { _ = inner.local.reset(at: now) }
+            }
+        }
         metrics.recordTransition(transition)
         logger.info("breaker transition", metadata: [
             "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
@@ -461,8 +465,6 @@ public final class SharedBreaker: Sendable {
         ])
         for observer in observers.withLock({ $0 }) { observer(transition) }
     }
-
-    static let script = RedisScript(name: "breaker", source: BreakerScript.source)
 }
 
 extension Duration {

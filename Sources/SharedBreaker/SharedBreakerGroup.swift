@@ -1,5 +1,6 @@
 import BreakerCore
 import Logging
+import Metrics
 import RedisClient
 import Synchronization
 
@@ -50,7 +51,11 @@ public final class SharedBreakerGroup: Sendable {
         (wakeups, wakeupSink) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         (reachabilityChanges, reachabilitySink) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(8))
         let sink = reachabilitySink
-        store.onReachabilityChange { up in sink.yield(up) }
+        let connected = Gauge(label: "breakwater_redis_connected")
+        store.onReachabilityChange { up in
+            connected.record(up ? 1 : 0)
+            sink.yield(up)
+        }
     }
 
     /// Creates (or returns the existing) breaker for `name` and adopts its stored state.

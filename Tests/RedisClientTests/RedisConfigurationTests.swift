@@ -81,6 +81,12 @@ struct RedisConfigurationTests {
         #expect(fromFile.password == "filepw")
         let urlWins = try RedisConfiguration(url: "redis://:urlpw@host", environment: ["REDIS_PASSWORD": "envpw"])
         #expect(urlWins.password == "urlpw")
+        // `user@host` and `user:@host` name an ACL user whose password comes from the environment.
+        for url in ["redis://breakwater@host", "redis://breakwater:@host"] {
+            let userOnly = try RedisConfiguration(url: url, environment: ["REDIS_PASSWORD": "envpw"])
+            #expect(userOnly.username == "breakwater")
+            #expect(userOnly.password == "envpw")
+        }
         #expect(throws: RedisError.self) {
             try RedisConfiguration(url: "redis://host", environment: ["REDIS_PASSWORD_FILE": "/nonexistent/pw"])
         }

@@ -53,6 +53,7 @@ struct RedisFailureTests {
         let port = try RedisServerProcess.freePort()
         var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
         configuration.initialReconnectDelay = .seconds(30)
+        configuration.maximumReconnectDelay = .seconds(60)
         let connection = RedisConnection(configuration: configuration)
         await #expect {
             try await connection.execute("PING")

@@ -97,6 +97,7 @@ struct MultiProcessTests {
         await fleet.groups[0].flush()
         let output = finish([observer])[0]
         #expect(output.contains("state open v1"))
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 

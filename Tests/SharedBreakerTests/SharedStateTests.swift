@@ -38,6 +38,7 @@ struct SharedStateTests {
         await fleet.groups[0].flush()
         let ttl = try #require(try await pool.execute("TTL", name.stateKey).int)
         #expect(ttl > 86_000 && ttl <= 86_400)
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -65,7 +66,7 @@ struct SharedStateTests {
         #expect(Int(fields["total_failures"] ?? "") ?? 0 >= 5)
         // Every instance adopts the one transition (pub/sub or its own reply).
         for breaker in breakers {
-            #expect(await eventually { breaker.view.state == .open && breaker.view.version == 1 })
+            #expect(await eventually(timeout: .seconds(15)) { breaker.view.state == .open && breaker.view.version == 1 })
             await #expect(throws: CircuitOpenError.self) { _ = try await breaker.acquire() }
         }
         // Exactly one event was published, with the SPEC's fields.
@@ -76,6 +77,7 @@ struct SharedStateTests {
         #expect(object["to"] as? String == "open")
         #expect(object["reason"] as? String == "failure_threshold")
         #expect(object["name"] as? String == name.rawValue)
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -110,6 +112,7 @@ struct SharedStateTests {
         #expect(Int(fields["time_in_open_ms"] ?? "") ?? 0 >= 200)
         #expect(fields["version"] == "3")
         for breaker in breakers { #expect(await eventually { breaker.view.state == .closed }) }
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -140,6 +143,7 @@ struct SharedStateTests {
         #expect(adopted.view.openTimeoutMilliseconds == 675)
         await #expect(throws: CircuitOpenError.self) { _ = try await adopted.acquire() }
         await restarted.shutdown()
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -157,6 +161,7 @@ struct SharedStateTests {
         #expect(fields["open_timeout_ms"] == "3600000")
         #expect(fields["failed_recoveries"] == "21")
         #expect(fields["version"] == "8")
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -184,6 +189,7 @@ struct SharedStateTests {
         #expect(fields["version"] == "3")
         #expect(fields["total_failures"] == "10", "reset keeps statistics")
         #expect(await eventually { breakers[1].view.version == 3 && breakers[1].view.forced == nil })
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -205,6 +211,7 @@ struct SharedStateTests {
         #expect(fields["total_successes"] == "800")
         #expect(fields["total_failures"] == "800")
         #expect(fields["state"] == "closed")
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -226,6 +233,7 @@ struct SharedStateTests {
         let ticket = try await breakers[1].acquire()
         #expect(try await storedFields(name, pool)["state"] == "half-open")
         await breakers[1].record(.success, duration: .milliseconds(1), ticket: ticket)
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -234,17 +242,24 @@ struct SharedStateTests {
         let name = try uniqueName("lease")
         let fleet = Fleet(count: 2, redis: redis)
         defer { Task { await fleet.stop() } }
-        let options = fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .milliseconds(300))
-        let breakers = try await fleet.breakers(name, options: options)
-        await record(breakers[0], .failure)
+        // The prober that dies holds a short lease; the survivor's permits last long enough
+        // that its own answer is never late, however loaded the machine is.
+        let doomed = try await fleet.groups[0].breaker(named: name, options: fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .milliseconds(300)))
+        let survivor = try await fleet.groups[1].breaker(named: name, options: fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .seconds(30)))
+        await record(doomed, .failure)
         await fleet.groups[0].flush()
+        #expect(await eventually { (try? await storedFields(name, pool)["state"]) == "open" })
         try await Task.sleep(for: .milliseconds(150))
-        _ = try await breakers[0].acquire() // never answered
-        await #expect(throws: CircuitOpenError.self) { _ = try await breakers[1].acquire() }
-        try await Task.sleep(for: .milliseconds(350))
-        let ticket = try await breakers[1].acquire()
-        await breakers[1].record(.success, duration: .milliseconds(1), ticket: ticket)
+        _ = try await doomed.acquire() // never answered
+        await #expect(throws: CircuitOpenError.self) { _ = try await survivor.acquire() }
+        var ticket: SharedBreaker.Ticket?
+        #expect(await eventually {
+            ticket = try? await survivor.acquire()
+            return ticket != nil
+        })
+        await survivor.record(.success, duration: .milliseconds(1), ticket: try #require(ticket))
         #expect(try await storedFields(name, pool)["state"] == "closed")
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -265,6 +280,7 @@ struct SharedStateTests {
         await record(breakers[1], .failure, count: 1)
         await fleet.groups[1].flush()
         #expect(try await storedFields(name, pool)["state"] == "open")
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -289,6 +305,7 @@ struct SharedStateTests {
         await record(breaker, .failure, count: 2)
         await fleet.groups[0].flush()
         #expect(try await storedFields(name, pool)["state"] == "open")
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
@@ -302,6 +319,7 @@ struct SharedStateTests {
         let now = try await pool.execute("TIME").array?.first?.int ?? 0
         _ = try await pool.execute("HSET", name.stateKey, "state", "open", "version", "5", "opened_at_ms", now * 1000, "open_timeout_ms", 60000)
         #expect(await eventually { breaker[0].view.state == .open && breaker[0].view.version == 5 })
+        await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
     }
 }

@@ -33,7 +33,7 @@ public enum TestRedis {
 }
 
 /// Polls `condition` until it holds or `timeout` passes (for asynchronous propagation in tests).
-public func eventually(timeout: Duration = .seconds(5), interval: Duration = .milliseconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(15), interval: Duration = .milliseconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

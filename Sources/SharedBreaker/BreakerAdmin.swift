@@ -1,0 +1,78 @@
+import BreakerCore
+import RedisClient
+
+/// Operator access to shared breakers without running them: read, list, and manual control.
+///
+/// Manual actions go through the same Lua compare-and-set path as the daemons and publish
+/// on `cb_events:<name>`, so every instance adopts them within the propagation bound.
+public struct BreakerAdmin: Sendable {
+    /// One breaker as stored, with its remaining TTL.
+    public struct Entry: Sendable, Equatable {
+        public var name: BreakerName
+        public var state: StoredBreakerState
+        /// Seconds until the hash expires (-1: no TTL, -2: missing).
+        public var ttlSeconds: Int64
+        /// The raw hash fields, for `--json`.
+        public var fields: [String: String]
+    }
+
+    private let store: RedisConnectionPool
+    private let instanceID: String
+
+    /// Creates an admin client.
+    /// - Parameters:
+    ///   - store: the Redis pool.
+    ///   - instanceID: written as `updated_by` for manual actions (e.g. `cli@host`).
+    public init(store: RedisConnectionPool, instanceID: String) {
+        self.store = store
+        self.instanceID = instanceID
+    }
+
+    /// Reads one breaker.
+    ///
+    /// - Returns: the entry, or `nil` if `cb_state:<name>` does not exist.
+    /// - Throws: ``RedisError`` (unreachable, or the key is not a hash).
+    public func read(_ name: BreakerName) async throws -> Entry? {
+        let replies = try await store.pipeline([
+            RedisCommand("HGETALL", name.stateKey),
+            RedisCommand("TTL", name.stateKey),
+        ])
+        let fields = try replies[0].get().fieldDictionary ?? [:]
+        guard !fields.isEmpty else { return nil }
+        let ttl = (try? replies[1].get().int) ?? -2
+        return Entry(name: name, state: StoredBreakerState(fields: fields), ttlSeconds: ttl ?? -2, fields: fields)
+    }
+
+    /// Every breaker in Redis (SCAN `cb_state:*`), sorted by name; keys with invalid names are skipped.
+    public func list() async throws -> [Entry] {
+        var names: [BreakerName] = []
+        var cursor = "0"
+        repeat {
+            let reply = try await store.execute("SCAN", cursor, "MATCH", "cb_state:*", "COUNT", 500)
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let keys = parts[1].array else {
+                throw RedisError(.protocolError, "SCAN returned \(reply)")
+            }
+            cursor = next
+            for key in keys.compactMap(\.string) {
+                if let name = try? BreakerName(String(key.dropFirst("cb_state:".count))) { names.append(name) }
+            }
+        } while cursor != "0"
+        var entries: [Entry] = []
+        for name in Set(names).sorted() {
+            if let entry = try? await read(name) { entries.append(entry) }
+        }
+        return entries
+    }
+
+    /// Forces the breaker open on every instance until ``reset(_:)``.
+    public func forceOpen(_ name: BreakerName) async throws -> StoredBreakerState { try await act("force_open", name) }
+    /// Forces the breaker closed on every instance until ``reset(_:)``.
+    public func forceClose(_ name: BreakerName) async throws -> StoredBreakerState { try await act("force_close", name) }
+    /// Closes the breaker, clears overrides and counters; statistics are kept.
+    public func reset(_ name: BreakerName) async throws -> StoredBreakerState { try await act("reset", name) }
+
+    private func act(_ operation: String, _ name: BreakerName) async throws -> StoredBreakerState {
+        _ = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: "")
+        return try await read(name)?.state ?? StoredBreakerState()
+    }
+}

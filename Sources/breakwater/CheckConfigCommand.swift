@@ -1,0 +1,36 @@
+import ArgumentParser
+import BreakerCore
+import BreakwaterConfig
+import BreakwaterDaemon
+import Foundation
+import SharedBreaker
+
+/// `breakwater check-config --config FILE`: exit 0, or exit 2 listing every problem.
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a config: exit 0, or exit 2 with every problem (field path: reason).")
+
+    @Option(name: .long, help: "The YAML config file.") var config: String
+
+    func run() async throws {
+        let configuration: BreakwaterConfiguration
+        do {
+            configuration = try BreakwaterConfiguration.load(path: config)
+        } catch {
+            throw CommandFailure.usage("\(config) is invalid:\n\(error)")
+        }
+        var problems: [String] = []
+        for (index, collector) in configuration.collectors.enumerated() {
+            let options = SharedBreakerOptions(settings: collector.breaker, callTimeout: collector.timeout)
+            do {
+                try options.validate()
+            } catch {
+                problems += error.problems.map { "collectors[\(index)].breaker.\($0.field): \($0.reason)" }
+            }
+        }
+        guard problems.isEmpty else {
+            throw CommandFailure.usage("\(config) is invalid:\n" + problems.joined(separator: "\n"))
+        }
+        let names = configuration.collectors.map(\.name).joined(separator: ", ")
+        print("\(config): OK (\(configuration.collectors.count) collector\(configuration.collectors.count == 1 ? "" : "s"): \(names))")
+    }
+}

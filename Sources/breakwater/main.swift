@@ -1,1 +1,0 @@
-print("breakwater: not built yet")

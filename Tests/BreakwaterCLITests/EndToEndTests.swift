@@ -1,0 +1,130 @@
+import BreakwaterTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+/// Real processes: a flaky loopback upstream, two `breakwater run` daemons, the CLI, one Redis.
+@Suite("End to end: daemons, upstream, CLI", .serialized)
+struct EndToEndTests {
+    let pool: RedisConnectionPool
+
+    init() throws {
+        pool = RedisConnectionPool(configuration: try TestRedis.configuration(), size: 1)
+    }
+
+    func field(_ name: String, _ field: String) async -> String? {
+        try? await pool.execute("HGET", "cb_state:" + name, field).string
+    }
+
+    @Test("two daemons trip together, stop calling, back off, recover, survive restarts and obey the CLI")
+    func fullCycle() async throws {
+        let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name) } }
+        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+        let daemons = try (1...2).map { try DaemonProcess(instance: "e2e-\($0)", collectorName: name, upstream: upstream, openTimeoutSeconds: 1.5) }
+
+        // Healthy: records reach the stream.
+        #expect(await eventually(timeout: .seconds(20)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 5 })
+
+        // 500s trip the shared breaker; both instances reject: no request leaves while open.
+        try upstream.setMode("error500")
+        #expect(await eventually(timeout: .seconds(10)) { await field(name, "state") == "open" })
+        let openedVersion = await field(name, "version")
+        let before = try upstream.requestCount()
+        try await Task.sleep(for: .milliseconds(700))
+        let stillOpen = await field(name, "state") == "open"
+        let sameVersion = await field(name, "version") == openedVersion
+        if stillOpen && sameVersion {
+            #expect(try upstream.requestCount() == before, "requests left a process while open")
+        }
+
+        // Still failing: the half-open probe fails and the open timeout grows x1.5.
+        #expect(await eventually(timeout: .seconds(10)) { await field(name, "failed_recoveries") == "1" })
+        #expect(await field(name, "open_timeout_ms") == "2250")
+
+        // Healthy again: recovery through half-open to closed, timeout back to base.
+        try upstream.setMode("healthy")
+        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
+        #expect(await field(name, "open_timeout_ms") == "1500")
+        #expect(Int(await field(name, "successful_recoveries") ?? "0") ?? 0 >= 1)
+
+        // Restart every daemon: SIGTERM drains and exits 0; the stored state survives.
+        try upstream.setMode("error500")
+        #expect(await eventually(timeout: .seconds(10)) { await field(name, "state") == "open" })
+        let opens = await field(name, "circuit_opens")
+        for daemon in daemons { #expect(daemon.terminate() == 0) }
+        #expect(await field(name, "state") == "open")
+        for daemon in daemons { try daemon.restart() }
+        try upstream.setMode("healthy")
+        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
+        #expect(Int(await field(name, "circuit_opens") ?? "0") ?? 0 >= Int(opens ?? "0") ?? 0)
+
+        // A force-open from the CLI stops both daemons from calling.
+        #expect(try breakwater(["force-open", name]).exitCode == 0)
+        try await Task.sleep(for: .milliseconds(500))
+        let frozen = try upstream.requestCount()
+        try await Task.sleep(for: .seconds(2))
+        #expect(try upstream.requestCount() == frozen, "a daemon polled while forced open")
+        #expect(try breakwater(["reset", name]).exitCode == 0)
+        #expect(await eventually(timeout: .seconds(10)) { ((try? upstream.requestCount()) ?? 0) > frozen })
+
+        // /breakers and /metrics on a daemon.
+        let status = try httpGet(port: daemons[0].httpPort, path: "/breakers")
+        #expect(status.contains("\"name\" : \"\(name)\""))
+        let metrics = try httpGet(port: daemons[0].httpPort, path: "/metrics")
+        #expect(metrics.contains("breakwater_breaker_state{breaker=\"\(name)\"}"))
+        #expect(metrics.contains("breakwater_transitions_total"))
+        #expect(metrics.contains("breakwater_redis_connected 1"))
+        #expect(try httpGet(port: daemons[1].httpPort, path: "/readyz").contains("\"redis_reachable\":true"))
+        for daemon in daemons { #expect(daemon.terminate() == 0) }
+    }
+
+    @Test("429 with Retry-After is not a failure, and the next poll waits for it")
+    func rateLimited() async throws {
+        let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())-429"
+        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name) } }
+        let upstream = try FlakyUpstream(arguments: ["--mode", "ratelimit", "--retry-after", "2"])
+        let daemon = try DaemonProcess(instance: "e2e-429", collectorName: name, upstream: upstream, threshold: 1)
+        try await Task.sleep(for: .seconds(3))
+        #expect(try upstream.requestCount() <= 3, "polls ignored Retry-After")
+        #expect(await field(name, "state") != "open")
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test("timeouts and garbage bodies count as failures")
+    func timeoutsAndGarbage() async throws {
+        for mode in ["timeout", "garbage"] {
+            let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())-\(mode)"
+            let upstream = try FlakyUpstream(arguments: ["--mode", mode, "--hang-seconds", "2"])
+            let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
+            #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
+            #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
+            #expect(daemon.terminate() == 0)
+            _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name)
+        }
+    }
+}
+
+/// A blocking GET on loopback (HTTP/1.0), returning the body.
+func httpGet(port: Int, path: String) throws -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw RedisError(.connectionFailed, "cannot reach 127.0.0.1:\(port)") }
+    let request = "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    var response = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = recv(fd, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        response.append(contentsOf: buffer[0..<count])
+    }
+    return String(decoding: response, as: UTF8.self)
+}
