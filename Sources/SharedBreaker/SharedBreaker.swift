@@ -32,6 +32,8 @@ public final class SharedBreaker: Sendable {
         var probeRetryAt: BreakerInstant?
         var probeRetryVersion = -1
         var probeCounter: UInt64 = 0
+        /// The local breaker opened while Redis was unreachable (reconciled when it returns).
+        var trippedDuringOutage = false
     }
 
     /// The breaker's name.
@@ -209,7 +211,8 @@ public final class SharedBreaker: Sendable {
         let now = clock.now()
         let slow = slowCallThreshold.map { duration >= $0 } ?? false
         let shouldWake = inner.withLock { inner -> Bool in
-            _ = inner.local.record(outcome, duration: duration, permit: ticket.localPermit, at: now)
+            let localTransition = inner.local.record(outcome, duration: duration, permit: ticket.localPermit, at: now)
+            if localTransition?.to == .open && !inner.storeAvailable { inner.trippedDuringOutage = true }
             guard ticket.probeToken == nil, inner.storeAvailable, outcome != .ignored else { return false }
             let code: UInt8
             switch (outcome, slow) {
@@ -337,8 +340,8 @@ public final class SharedBreaker: Sendable {
         let value: RedisValue
         do {
             value = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: scriptConfiguration, argument: argument, extra: extra)
-        } catch let error as RedisError where error.breaksConnection || error.code == .unavailable || error.code == .closed {
-            setStoreAvailable(false)
+        } catch let error as RedisError where error.breaksConnection || error.code == .unavailable {
+            setStoreAvailable(false, because: error)
             throw error
         }
         let receivedAt = clock.now()
@@ -392,7 +395,15 @@ public final class SharedBreaker: Sendable {
     /// breaker while Redis was away, the more cautious state wins: the stored breaker is opened
     /// by a compare-and-set on the stored version.
     func refresh() async throws {
-        let value = try await store.execute(RedisCommand("HGETALL", name.stateKey))
+        let sentAt = clock.now()
+        let replies = try await store.pipeline([RedisCommand("HGETALL", name.stateKey), RedisCommand("TIME")])
+        let receivedAt = clock.now()
+        let value = try replies[0].get()
+        if let time = try? replies[1].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int {
+            let midpoint = (sentAt.milliseconds + receivedAt.milliseconds) / 2
+            let offset = seconds * 1000 + micros / 1000 - midpoint
+            inner.withLock { $0.serverOffsetMilliseconds = offset }
+        }
         let stored: StoredBreakerState
         if let fields = value.fieldDictionary {
             stored = StoredBreakerState(fields: fields)
@@ -403,7 +414,8 @@ public final class SharedBreaker: Sendable {
             stored = StoredBreakerState()
         }
         let (mustReopen, transition) = inner.withLock { inner -> (Bool, SharedTransition?) in
-            let localTripped = inner.local.state == .open && options.onStoreFailure == .local
+            let localTripped = inner.trippedDuringOutage && inner.local.state == .open && options.onStoreFailure == .local
+            inner.trippedDuringOutage = false
             let viewOpen = inner.view.state == .open
             if stored.state == .closed && stored.forced == nil && (localTripped || (viewOpen && stored.version < inner.view.version)) {
                 return (true, nil)
@@ -434,7 +446,7 @@ public final class SharedBreaker: Sendable {
     }
 
     /// Marks Redis reachable or not (logged once per change by the pool).
-    func setStoreAvailable(_ available: Bool) {
+    func setStoreAvailable(_ available: Bool, because error: (any Error)? = nil) {
         let changed = inner.withLock { inner -> Bool in
             defer { inner.storeAvailable = available }
             if !available { inner.pending.removeAll() }
@@ -443,7 +455,7 @@ public final class SharedBreaker: Sendable {
         if changed {
             metrics.storeAvailable.record(available ? 1 : 0)
             if !available {
-                logger.warning("redis unavailable; deciding locally", metadata: ["policy": "\(options.onStoreFailure.rawValue)"])
+                logger.warning("redis unavailable; deciding locally", metadata: ["policy": "\(options.onStoreFailure.rawValue)", "error": "\(error.map { "\($0)" } ?? "unknown")"])
             }
         }
     }

@@ -206,8 +206,10 @@ public final class SharedBreakerGroup: Sendable {
                     }
                 }
             }
+        } catch let error as RedisError where error.breaksConnection || error.code == .unavailable {
+            for breaker in list { breaker.setStoreAvailable(false, because: error) }
         } catch {
-            for breaker in list { breaker.setStoreAvailable(false) }
+            logger.debug("version check failed", metadata: ["error": "\(error)"])
         }
     }
 

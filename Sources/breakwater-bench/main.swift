@@ -2,6 +2,7 @@
 //
 //   breakwater-bench redis  [--url URL] [--ops N]   sequential/pipelined SET+GET vs redis-benchmark -c 1
 //   breakwater-bench core                           BreakerCore admit+record ns/op
+//   breakwater-bench shared [--url URL] [--trials N] admission ns/op, outcomes/s, propagation p50/p99
 //   breakwater-bench all    [--url URL]
 import Foundation
 
@@ -18,10 +19,13 @@ case "redis":
     try await RedisBench.run(url: url, operations: operations)
 case "core":
     CoreBench.run()
+case "shared":
+    try await SharedBench.run(url: url, trials: option("--trials").flatMap(Int.init) ?? 300)
 case "all":
     CoreBench.run()
     try await RedisBench.run(url: url, operations: operations)
+    try await SharedBench.run(url: url, trials: option("--trials").flatMap(Int.init) ?? 300)
 default:
-    print("usage: breakwater-bench redis|core|all [--url URL] [--ops N]")
+    print("usage: breakwater-bench redis|core|shared|all [--url URL] [--ops N] [--trials N]")
     exit(2)
 }

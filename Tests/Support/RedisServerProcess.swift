@@ -6,7 +6,8 @@ import RedisClient
 /// Used where a test must own the server: restarts, AUTH, DEBUG SLEEP, ACL files.
 public final class RedisServerProcess: @unchecked Sendable {
     /// The loopback port it listens on.
-    public let port: Int
+    public private(set) var port: Int
+    private let portWasPicked: Bool
     /// A temporary directory for its files (removed by ``stop()``).
     public let directory: URL
     private let extraArguments: [String]
@@ -20,6 +21,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     ///   - port: a fixed port, or `nil` to pick a free one.
     public init(arguments: [String] = [], port: Int? = nil) throws {
         self.port = try port ?? Self.freePort()
+        self.portWasPicked = port == nil
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("bw-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.extraArguments = arguments
@@ -30,13 +32,28 @@ public final class RedisServerProcess: @unchecked Sendable {
     public var url: String { "redis://127.0.0.1:\(port)" }
 
     /// Starts (or restarts) the process on the same port and directory.
+    ///
+    /// If a picked port was taken meanwhile by another test's server, a new one is picked.
     public func start() throws {
-        let process = try ChildProcess("redis-server", [
-            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-        ] + extraArguments, outputPath: directory.appendingPathComponent("redis.log").path)
-        lock.withLock { self.process = process }
-        try waitUntilListening()
+        for attempt in 1...5 {
+            let logPath = directory.appendingPathComponent("redis.log").path
+            let process = try ChildProcess("redis-server", [
+                "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+            ] + extraArguments, outputPath: logPath)
+            lock.withLock { self.process = process }
+            do {
+                try waitUntilListening(process)
+                return
+            } catch {
+                process.stop(signal: SIGKILL)
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                guard portWasPicked, attempt < 5, log.contains("Address already in use") else {
+                    throw RedisError(.connectionFailed, "redis-server on port \(port) did not start: \(log.suffix(500))")
+                }
+                port = try Self.freePort()
+            }
+        }
     }
 
     /// Stops the process (SIGTERM, then waits) without removing its directory.
@@ -56,13 +73,21 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     deinit { stop() }
 
-    private func waitUntilListening() throws {
-        let deadline = Date().addingTimeInterval(10)
+    private func waitUntilListening(_ process: ChildProcess) throws {
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if Self.canConnect(port: port) { return }
+            // Only our own child counts: it must still be running (a bind failure exits at once).
+            guard process.isRunning else { throw RedisError(.connectionFailed, "redis-server exited") }
+            if Self.canConnect(port: port) {
+                // Another test's server could own the port: ours would have exited on the
+                // bind failure within this grace period.
+                usleep(100_000)
+                if process.isRunning { return }
+                throw RedisError(.connectionFailed, "redis-server exited")
+            }
             usleep(20_000)
         }
-        throw RedisError(.connectionFailed, "redis-server on port \(port) did not start within 10 s")
+        throw RedisError(.connectionFailed, "redis-server on port \(port) did not start within 30 s")
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port`.
