@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore"]),
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig"]),
-        .testTarget(name: "CollectorsTests", dependencies: ["Collectors"], exclude: ["Fixtures"]),
+        .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -8,6 +8,7 @@ struct BreakerMetrics: Sendable {
     let failures: Counter
     let ignored: Counter
     let rejected: Counter
+    let droppedOutcomes: Counter
     let storeAvailable: Gauge
     let redisRoundTrip: Timer
     let name: BreakerName
@@ -20,6 +21,7 @@ struct BreakerMetrics: Sendable {
         failures = Counter(label: "breakwater_calls_total", dimensions: breaker + [("outcome", "failure")])
         ignored = Counter(label: "breakwater_calls_total", dimensions: breaker + [("outcome", "ignored")])
         rejected = Counter(label: "breakwater_rejected_calls_total", dimensions: breaker)
+        droppedOutcomes = Counter(label: "breakwater_outcomes_dropped_total", dimensions: breaker)
         storeAvailable = Gauge(label: "breakwater_breaker_store_available", dimensions: breaker)
         redisRoundTrip = Timer(label: "breakwater_redis_roundtrip_seconds", dimensions: [("operation", "breaker_script")], preferredDisplayUnit: .seconds)
         storeAvailable.record(1)

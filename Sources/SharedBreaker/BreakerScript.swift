@@ -10,7 +10,7 @@ enum BreakerScript {
 -- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
 -- ARGV[2] = instance id          ARGV[3] = breaker name
 -- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
--- ARGV[5] = op argument: outcomes string for record ("S" success, "F" failure, "s"/"f" slow),
+-- ARGV[5] = op argument: run-length outcomes for record ("S" success, "F" failure, "s"/"f" slow; "S12F1"),
 --           "token" for acquire, "token:outcome" for probe, expected version for reconcile_open
 -- ARGV[6] = lease ms for acquire
 -- ARGV[7] = cb_events:<name> (a channel, not a key, so it is not in KEYS)
@@ -119,7 +119,7 @@ local function saveBuckets()
   for _, b in ipairs(buckets) do table.insert(parts, b[1] .. ':' .. b[2] .. ':' .. b[3] .. ':' .. b[4]) end
   s.buckets = table.concat(parts, ',')
 end
-local function addToBucket(failed, slow)
+local function addToBucket(failed, slow, n)
   if timeWindowMs <= 0 then return end
   local start = now - (now % bucketMs)
   local last = buckets[#buckets]
@@ -127,9 +127,9 @@ local function addToBucket(failed, slow)
     last = {start, 0, 0, 0}
     table.insert(buckets, last)
   end
-  last[2] = last[2] + 1
-  if failed then last[3] = last[3] + 1 end
-  if slow then last[4] = last[4] + 1 end
+  last[2] = last[2] + n
+  if failed then last[3] = last[3] + n end
+  if slow then last[4] = last[4] + n end
 end
 local function bucketTotals()
   local c, f, sl = 0, 0, 0
@@ -257,38 +257,54 @@ end
 
 -- Operations ------------------------------------------------------------------------------
 if op == 'record' then
+  -- arg is run-length encoded, in call order: "S120F3s2" = 120 successes, 3 failures, 2 slow successes.
   loadBuckets()
-  for i = 1, string.len(arg) do
-    local c = string.sub(arg, i, i)
+  local recorded = 0
+  for c, count in string.gmatch(arg, '([SFsf])(%d+)') do
+    local n = tonumber(count)
     local failed = (c == 'F' or c == 'f')
     local slow = (c == 's' or c == 'f')
-    s.total_calls = s.total_calls + 1
-    if failed then s.total_failures = s.total_failures + 1 else s.total_successes = s.total_successes + 1 end
-    if slow then s.slow_calls = s.slow_calls + 1 end
+    recorded = recorded + n
+    s.total_calls = s.total_calls + n
+    if failed then s.total_failures = s.total_failures + n else s.total_successes = s.total_successes + n end
+    if slow then s.slow_calls = s.slow_calls + n end
     if s.state == 'closed' and s.forced == '' then
       if failed then
-        s.failure_count = s.failure_count + 1
-        addContributor()
+        -- Failures one by one: the trip happens at exactly the tripping failure.
+        for _ = 1, n do
+          s.failure_count = s.failure_count + 1
+          addContributor()
+          if countWindow > 0 then s.window = s.window .. c end
+          addToBucket(true, slow, 1)
+          if countWindow > 0 and string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+          local reason = tripReason()
+          if reason ~= nil then
+            s.open_timeout_ms = timeout(0)
+            s.failed_recoveries = 0
+            transition('open', reason)
+            break
+          end
+        end
       else
         s.failure_count = 0
-      end
-      if countWindow > 0 then
-        s.window = s.window .. c
-        if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
-      end
-      addToBucket(failed, slow)
-      if failed or slow then
-        local reason = tripReason()
-        if reason ~= nil then
-          s.open_timeout_ms = timeout(0)
-          s.failed_recoveries = 0
-          transition('open', reason)
+        if countWindow > 0 then
+          s.window = s.window .. string.rep(c, math.min(n, countWindow))
+          if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+        end
+        addToBucket(false, slow, n)
+        if slow then
+          local reason = tripReason()
+          if reason ~= nil then
+            s.open_timeout_ms = timeout(0)
+            s.failed_recoveries = 0
+            transition('open', reason)
+          end
         end
       end
     end
   end
   saveBuckets()
-  dirty = dirty or string.len(arg) > 0
+  dirty = dirty or recorded > 0
 elseif op == 'acquire' then
   maybeHalfOpen()
   if s.state == 'half-open' then

@@ -24,7 +24,11 @@ public final class SharedBreaker: Sendable {
         /// Redis server ms minus local clock ms, estimated from script replies.
         var serverOffsetMilliseconds: Int64?
         var local: BreakerMachine
-        var pending: [UInt8] = []
+        /// Queued closed-path outcomes, run-length encoded in call order.
+        var pending: [OutcomeRun] = []
+        /// Outcomes not queued because `pending` held ``maximumPendingRuns`` runs (alternating
+        /// outcomes while the flusher could not run); counted in a metric.
+        var droppedOutcomes = 0
         /// Batches taken from `pending` whose script call has not returned yet.
         var batchesInFlight = 0
         var storeAvailable = true
@@ -221,8 +225,16 @@ public final class SharedBreaker: Sendable {
             case (_, false): code = UInt8(ascii: "S")
             case (_, true): code = UInt8(ascii: "s")
             }
+            if let last = inner.pending.indices.last, inner.pending[last].code == code {
+                inner.pending[last].count += 1
+                return false
+            }
             let wasEmpty = inner.pending.isEmpty
-            if inner.pending.count < 65_536 { inner.pending.append(code) }
+            if inner.pending.count < Self.maximumPendingRuns {
+                inner.pending.append(OutcomeRun(code: code, count: 1))
+            } else {
+                inner.droppedOutcomes += 1
+            }
             return wasEmpty
         }
         if shouldWake { wakeFlusher() }
@@ -269,17 +281,27 @@ public final class SharedBreaker: Sendable {
     /// - Returns: whether anything was sent.
     @discardableResult
     func flush() async -> Bool {
-        let batch = inner.withLock { inner -> [UInt8] in
-            defer { inner.pending.removeAll(keepingCapacity: true) }
+        let (batch, dropped) = inner.withLock { inner -> ([OutcomeRun], Int) in
+            defer {
+                inner.pending.removeAll(keepingCapacity: true)
+                inner.droppedOutcomes = 0
+            }
             if !inner.pending.isEmpty { inner.batchesInFlight += 1 }
-            return inner.pending
+            return (inner.pending, inner.droppedOutcomes)
         }
+        if dropped > 0 { metrics.droppedOutcomes.increment(by: dropped) }
         guard !batch.isEmpty else { return false }
         defer { inner.withLock { $0.batchesInFlight -= 1 } }
+        var encoded = ""
+        encoded.reserveCapacity(batch.count * 4)
+        for run in batch {
+            encoded.unicodeScalars.append(Unicode.Scalar(run.code))
+            encoded += String(run.count)
+        }
         do {
-            _ = try await runScript("record", argument: String(decoding: batch, as: UTF8.self))
+            _ = try await runScript("record", argument: encoded)
         } catch {
-            logger.debug("outcome batch not stored", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+            logger.debug("outcome batch not stored", metadata: ["runs": "\(batch.count)", "error": "\(error)"])
         }
         return true
     }
@@ -477,6 +499,17 @@ public final class SharedBreaker: Sendable {
         ])
         for observer in observers.withLock({ $0 }) { observer(transition) }
     }
+}
+
+/// Consecutive identical outcomes, as queued for the flusher.
+struct OutcomeRun: Sendable {
+    var code: UInt8
+    var count: Int
+}
+
+extension SharedBreaker {
+    /// The most runs queued between two flushes (bounded memory even if the flusher starves).
+    static let maximumPendingRuns = 65_536
 }
 
 extension Duration {

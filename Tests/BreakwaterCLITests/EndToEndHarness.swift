@@ -11,7 +11,6 @@ enum Built {
     }()
     static var breakwater: String { binDirectory.appendingPathComponent("breakwater").path }
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var flakyUpstream: String { repository.appendingPathComponent("scripts/flaky_upstream.py").path }
 }
 
 /// The result of running `breakwater` to completion.
@@ -30,64 +29,6 @@ func breakwater(_ arguments: [String], environment: [String: String] = [:], time
     return CommandResult(exitCode: code, output: process.output)
 }
 
-/// The Python flaky upstream on a free loopback port.
-final class FlakyUpstream: @unchecked Sendable {
-    let process: ChildProcess
-    let port: Int
-
-    init(arguments: [String] = []) throws {
-        let port = try RedisServerProcess.freePort()
-        process = try ChildProcess("python3", [Built.flakyUpstream, "--port", "\(port)"] + arguments)
-        self.port = port
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !RedisServerProcess.canConnect(port: port) {
-            guard ContinuousClock.now < deadline else { throw RedisError(.connectionFailed, "flaky upstream did not start: \(process.output)") }
-            usleep(20_000)
-        }
-    }
-
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-
-    func setMode(_ mode: String) throws {
-        _ = try http("POST", "/_control/mode", body: mode)
-    }
-
-    /// Upstream requests served so far (control requests excluded).
-    func requestCount() throws -> Int {
-        let data = try http("GET", "/_control/stats")
-        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        return object?["requests"] as? Int ?? -1
-    }
-
-    private func http(_ method: String, _ path: String, body: String? = nil) throws -> Data {
-        // A blocking one-shot HTTP/1.0 exchange over a socket: no URLSession on the test's threads.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw RedisError(.connectionFailed, "cannot reach flaky upstream") }
-        let payload = body ?? ""
-        let request = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var response = Data()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            response.append(contentsOf: buffer[0..<count])
-        }
-        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { return Data() }
-        return response[split.upperBound...]
-    }
-
-    deinit { process.stop() }
-}
-
 /// A `breakwater run` daemon with its own config file.
 final class DaemonProcess: @unchecked Sendable {
     let configPath: String
@@ -96,7 +37,7 @@ final class DaemonProcess: @unchecked Sendable {
     private(set) var process: ChildProcess
 
     init(instance: String, collectorName: String, upstream: FlakyUpstream, openTimeoutSeconds: Double = 1, threshold: Int = 3, interval: Double = 0.1) throws {
-        httpPort = try RedisServerProcess.freePort()
+        httpPort = try Loopback.freePort()
         self.instance = instance
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
         let yaml = """

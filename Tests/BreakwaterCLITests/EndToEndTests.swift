@@ -105,26 +105,7 @@ struct EndToEndTests {
     }
 }
 
-/// A blocking GET on loopback (HTTP/1.0), returning the body.
+/// A GET on a daemon's HTTP port, returning the body as text.
 func httpGet(port: Int, path: String) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw RedisError(.connectionFailed, "cannot reach 127.0.0.1:\(port)") }
-    let request = "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    _ = request.withCString { send(fd, $0, strlen($0), 0) }
-    var response = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = recv(fd, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        response.append(contentsOf: buffer[0..<count])
-    }
-    return String(decoding: response, as: UTF8.self)
+    String(decoding: try Loopback.http(port: port, path: path).body, as: UTF8.self)
 }

@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import AsyncHTTPClient
 import Collectors
 import Foundation
@@ -37,7 +38,7 @@ struct UpstreamFetcherIntegrationTests {
             #expect(!records.isEmpty, "\(source.name) returned no records")
             #expect(records.allSatisfy { $0.source == source.name && $0.kind == source.kind })
         }
-        #expect(try await upstream.requestCount() == 7)
+        #expect(try upstream.requestCount() == 7)
     }
 
     @Test("500s are failures with status 500")
@@ -107,17 +108,17 @@ struct UpstreamFetcherIntegrationTests {
             Issue.record("expected success before switching")
             return
         }
-        try await upstream.setMode("error500")
+        try upstream.setMode("error500")
         guard case .failure = await fetcher.poll(source) else {
             Issue.record("expected failure after switching to error500")
             return
         }
-        try await upstream.setMode("healthy")
+        try upstream.setMode("healthy")
         guard case .success = await fetcher.poll(source) else {
             Issue.record("expected success after switching back")
             return
         }
-        #expect(try await upstream.requestCount() == 3)
+        #expect(try upstream.requestCount() == 3)
     }
 
     @Test("--fail-for fails at first, then turns healthy")
@@ -196,7 +197,7 @@ struct UpstreamFetcherIntegrationTests {
             return
         }
         #expect(reason.contains("params.address is required"))
-        #expect(try await upstream.requestCount() == 0)
+        #expect(try upstream.requestCount() == 0)
     }
 
     @Test("the API key appears in neither the debug logs nor the verdict")
