@@ -40,7 +40,7 @@ public struct BreakerAdmin: Sendable {
         let fields = try replies[0].get().fieldDictionary ?? [:]
         guard !fields.isEmpty else { return nil }
         let ttl = (try? replies[1].get().int) ?? -2
-        return Entry(name: name, state: StoredBreakerState(fields: fields), ttlSeconds: ttl ?? -2, fields: fields)
+        return Entry(name: name, state: StoredBreakerState(fields: fields), ttlSeconds: ttl, fields: fields)
     }
 
     /// Every breaker in Redis (SCAN `cb_state:*`), sorted by name; keys with invalid names are skipped.
