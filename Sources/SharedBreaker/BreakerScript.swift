@@ -85,6 +85,7 @@ s.successful_recoveries = int('successful_recoveries', 0, 0)
 s.total_successes = int('total_successes', 0, 0)
 s.total_failures = int('total_failures', 0, 0)
 s.time_in_open_ms = int('time_in_open_ms', 0, 0)
+s.half_open_at_ms = int('half_open_at_ms', 0, 0)
 s.total_calls = int('total_calls', 0, 0)
 s.slow_calls = int('slow_calls', 0, 0)
 s.leases = h.leases or ''
@@ -198,6 +199,7 @@ local function transition(to, reason)
     s.circuit_opens = s.circuit_opens + 1
   end
   if to == 'half-open' then
+    s.half_open_at_ms = now
     s.half_open_attempts = 0
     s.half_open_successes = 0
     s.leases = ''
@@ -255,6 +257,16 @@ local function maybeHalfOpen()
   end
 end
 
+-- Half-open for longer than half_open_max_wait: reopen, counted as a failed recovery.
+local function maybeReopenStaleHalfOpen()
+  local maxWait = cfg.ho_max_wait_ms or 0
+  if maxWait > 0 and s.state == 'half-open' and s.half_open_at_ms > 0 and now - s.half_open_at_ms >= maxWait then
+    s.failed_recoveries = s.failed_recoveries + 1
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'half_open_max_wait')
+  end
+end
+
 -- Operations ------------------------------------------------------------------------------
 if op == 'record' then
   -- arg is run-length encoded, in call order: "S120F3s2" = 120 successes, 3 failures, 2 slow successes.
@@ -306,6 +318,7 @@ if op == 'record' then
   saveBuckets()
   dirty = dirty or recorded > 0
 elseif op == 'acquire' then
+  maybeReopenStaleHalfOpen()
   maybeHalfOpen()
   if s.state == 'half-open' then
     local active = pruneLeases()
@@ -385,6 +398,7 @@ elseif op == 'reconcile_open' then
     result = 'kept'
   end
 elseif op == 'touch' then
+  maybeReopenStaleHalfOpen()
   maybeHalfOpen()
 else
   return redis.error_reply('unknown breaker op ' .. tostring(op))
@@ -402,7 +416,8 @@ if dirty then
     'total_successes', s.total_successes, 'total_failures', s.total_failures,
     'time_in_open_ms', s.time_in_open_ms, 'total_calls', s.total_calls, 'slow_calls', s.slow_calls,
     'leases', s.leases, 'contributors', s.contributors, 'window', s.window, 'buckets', s.buckets,
-    'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout)
+    'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout,
+    'half_open_at_ms', s.half_open_at_ms)
   redis.call('EXPIRE', key, TTL)
 end
 if event ~= nil then

@@ -75,6 +75,9 @@ public struct SharedBreakerOptions: Sendable, Equatable {
             ("quorum", "\(tripQuorum)"),
             ("min_open_ms", "\(breaker.minimumOpenDuration.wholeMilliseconds)"),
         ]
+        if let maxWait = breaker.halfOpenMaxWait {
+            values.append(("ho_max_wait_ms", "\(maxWait.wholeMilliseconds)"))
+        }
         var threshold = 0
         for policy in breaker.tripPolicies {
             switch policy {

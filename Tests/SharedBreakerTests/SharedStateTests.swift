@@ -263,6 +263,30 @@ struct SharedStateTests {
         _ = try await pool.execute("DEL", name.stateKey)
     }
 
+    @Test("half-open longer than half_open_max_wait reopens, counted as a failed recovery")
+    func halfOpenMaxWait() async throws {
+        let name = try uniqueName("maxwait")
+        // No background version checks: this test decides when the script runs.
+        let fleet = Fleet(count: 2, redis: redis, pollInterval: .seconds(600))
+        defer { Task { await fleet.stop() } }
+        var options = fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .seconds(30))
+        options.breaker.halfOpenMaxWait = .milliseconds(300)
+        let breakers = try await fleet.breakers(name, options: options)
+        await record(breakers[0], .failure)
+        await fleet.groups[0].flush()
+        try await Task.sleep(for: .milliseconds(150))
+        _ = try await breakers[0].acquire() // a probe that never answers, with a long lease
+        #expect(try await storedFields(name, pool)["state"] == "half-open")
+        try await Task.sleep(for: .milliseconds(350))
+        _ = try await breakers[1].runScript("touch", argument: "")
+        let fields = try await storedFields(name, pool)
+        #expect(fields["state"] == "open")
+        #expect(fields["failed_recoveries"] == "1")
+        #expect(fields["open_timeout_ms"] == "150")
+        await fleet.stop()
+        _ = try await pool.execute("DEL", name.stateKey)
+    }
+
     @Test("below trip_quorum the shared breaker stays closed while the sick instance trips locally")
     func quorum() async throws {
         let name = try uniqueName("quorum")
