@@ -257,6 +257,16 @@ local function maybeHalfOpen()
   end
 end
 
+-- Closed -> open when a trip policy fires (a trip from closed starts the backoff at base).
+local function tripIfDue()
+  local reason = tripReason()
+  if reason == nil then return false end
+  s.open_timeout_ms = timeout(0)
+  s.failed_recoveries = 0
+  transition('open', reason)
+  return true
+end
+
 -- Half-open for longer than half_open_max_wait: reopen, counted as a failed recovery.
 local function maybeReopenStaleHalfOpen()
   local maxWait = cfg.ho_max_wait_ms or 0
@@ -289,13 +299,7 @@ if op == 'record' then
           if countWindow > 0 then s.window = s.window .. c end
           addToBucket(true, slow, 1)
           if countWindow > 0 and string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
-          local reason = tripReason()
-          if reason ~= nil then
-            s.open_timeout_ms = timeout(0)
-            s.failed_recoveries = 0
-            transition('open', reason)
-            break
-          end
+          if tripIfDue() then break end
         end
       else
         s.failure_count = 0
@@ -304,14 +308,7 @@ if op == 'record' then
           if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
         end
         addToBucket(false, slow, n)
-        if slow then
-          local reason = tripReason()
-          if reason ~= nil then
-            s.open_timeout_ms = timeout(0)
-            s.failed_recoveries = 0
-            transition('open', reason)
-          end
-        end
+        if slow then tripIfDue() end
       end
     end
   end
