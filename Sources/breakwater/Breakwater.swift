@@ -18,7 +18,7 @@ struct Breakwater: AsyncParsableCommand {
 
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(globalOptionsMovedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -38,6 +38,28 @@ struct Breakwater: AsyncParsableCommand {
             Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
+}
+
+/// `--redis-url` is global (SPEC.md §2): `breakwater --redis-url URL status` means
+/// `breakwater status --redis-url URL`. Moves it (either `--redis-url URL` or
+/// `--redis-url=URL`) from before the subcommand to after it.
+func globalOptionsMovedAfterSubcommand(_ arguments: [String]) -> [String] {
+    var leading: [String] = []
+    var index = 0
+    while index < arguments.count {
+        let argument = arguments[index]
+        if argument == "--redis-url", index + 1 < arguments.count {
+            leading += [argument, arguments[index + 1]]
+            index += 2
+        } else if argument.hasPrefix("--redis-url=") {
+            leading.append(argument)
+            index += 1
+        } else {
+            break
+        }
+    }
+    guard !leading.isEmpty, index < arguments.count else { return arguments }
+    return [arguments[index]] + leading + arguments[(index + 1)...]
 }
 
 /// A failure with the exit code the contract assigns to it.

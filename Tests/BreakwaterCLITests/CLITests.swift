@@ -61,6 +61,16 @@ struct CLITests {
         #expect(result.exitCode == 2, "\(arguments): \(result.output)")
     }
 
+    @Test("--redis-url is global: it may come before the subcommand")
+    func globalRedisURL() throws {
+        let port = try RedisServerProcess.freePort()
+        for arguments in [["--redis-url", "redis://127.0.0.1:\(port)", "list"], ["--redis-url=redis://127.0.0.1:\(port)", "status"]] {
+            let result = try breakwater(arguments)
+            #expect(result.exitCode == 1, "\(arguments): \(result.output)")
+            #expect(result.output.contains("127.0.0.1:\(port)"))
+        }
+    }
+
     @Test("an unreachable Redis exits 1 with a one-line reason")
     func redisUnreachable() throws {
         let port = try RedisServerProcess.freePort()
