@@ -72,6 +72,31 @@ struct ACLTests {
         #expect(try await storedFields(forced, pool)["state"] == "closed")
     }
 
+    @Test("a breakwater run daemon works as the breakwater user: it trips, writes its stream, and the CLI can reset it")
+    func daemonUnderACL() async throws {
+        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("bw-acl-daemon-\(UUID().uuidString.prefix(6)).yaml").path
+        try """
+        instance_id: acl-daemon
+        http: { listen: 127.0.0.1:\(try Loopback.freePort()) }
+        collectors:
+          - { name: acl, kind: http_json, base_url: "\(upstream.baseURL)/data", interval_seconds: 0.1, timeout_seconds: 0.5,
+              breaker: { failure_threshold: 3, open_timeout_seconds: 60 } }
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        // The password comes from the environment, the user from the URL (as in compose).
+        let environment = ["REDIS_URL": "redis://breakwater@127.0.0.1:\(server.port)", "REDIS_PASSWORD": Self.breakwaterPassword]
+        let daemon = try ChildProcess(builtExecutable("breakwater"), ["run", "--config", config], environment: environment)
+        let adminPool = RedisConnectionPool(configuration: admin, size: 1)
+        #expect(await eventually { ((try? await adminPool.execute("XLEN", "collector:acl").int) ?? 0) > 0 })
+        try upstream.setMode("error500")
+        #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
+        #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
+        let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
+        #expect(reset.waitForExit(timeout: .seconds(20)) == 0, "\(reset.output)")
+        #expect(daemon.stop(signal: SIGTERM) == 0)
+        await adminPool.shutdown()
+    }
+
     @Test("the CLI's reads work: SCAN MATCH cb_state:*, HGETALL, HGET, TTL, TIME")
     func readsWork() async throws {
         _ = try await pool.evaluate(
