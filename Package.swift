@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "BreakwaterConfig",
             dependencies: [
+                "BreakerCore",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -100,7 +101,7 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore"]),
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
-        .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig"]),
+        .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig", "BreakerCore"]),
         .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
     ],

@@ -1,3 +1,5 @@
+import BreakerCore
+
 /// Circuit-breaker settings for one collector, as read from its `breaker:` block.
 ///
 /// Every field has a default (SPEC §4): failure threshold 5, open timeout 300 s, three

@@ -1,3 +1,4 @@
+import BreakerCore
 import Foundation
 import Yams
 

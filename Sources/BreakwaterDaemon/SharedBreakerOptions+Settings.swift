@@ -36,7 +36,7 @@ extension SharedBreakerOptions {
         self.init(
             breaker: config,
             tripQuorum: settings.tripQuorum,
-            onStoreFailure: StoreFailurePolicy(rawValue: settings.onStoreFailure.rawValue) ?? .local,
+            onStoreFailure: settings.onStoreFailure,
             probeLease: callTimeout + .seconds(5)
         )
     }

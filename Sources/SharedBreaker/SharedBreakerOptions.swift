@@ -1,15 +1,5 @@
 import BreakerCore
 
-/// What a breaker does while Redis is unreachable (SPEC.md §4).
-public enum StoreFailurePolicy: String, Sendable, Codable, CaseIterable {
-    /// Keep deciding on this instance's local breaker (same policy). The default.
-    case local
-    /// Reject every call until Redis is back.
-    case failClosed = "fail_closed"
-    /// Allow every call until Redis is back.
-    case failOpen = "fail_open"
-}
-
 /// Everything a shared breaker needs beyond its name.
 public struct SharedBreakerOptions: Sendable, Equatable {
     /// The policy: thresholds, trip policies, timeouts and backoff.
