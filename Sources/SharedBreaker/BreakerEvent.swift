@@ -16,12 +16,14 @@ public struct BreakerEvent: Sendable, Equatable, Codable {
     public var openedAtMilliseconds: Int64?
     public var openTimeoutMilliseconds: Int64?
     public var forced: String?
+    public var failedRecoveries: Int?
 
     enum CodingKeys: String, CodingKey {
         case name, from, to, version, by, reason, forced
         case atMilliseconds = "at_ms"
         case openedAtMilliseconds = "opened_at_ms"
         case openTimeoutMilliseconds = "open_timeout_ms"
+        case failedRecoveries = "failed_recoveries"
     }
 
     /// Decodes an event payload.

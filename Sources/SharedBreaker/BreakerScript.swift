@@ -187,13 +187,22 @@ end
 
 -- Transitions -----------------------------------------------------------------------------
 local event = nil
+-- Every change other instances must see: version + 1 (the optimistic lock) and one event.
+local function publishChange(from, reason)
+  s.version = s.version + 1
+  transitioned = 1
+  dirty = true
+  event = {name = name, from = from, to = s.state, version = s.version, by = by, at_ms = now, reason = reason,
+           opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms, forced = s.forced,
+           failed_recoveries = s.failed_recoveries}
+end
+
 local function transition(to, reason)
   local from = s.state
   if from == 'open' and to ~= 'open' then
     s.time_in_open_ms = s.time_in_open_ms + math.max(0, now - s.opened_at_ms)
   end
   s.state = to
-  s.version = s.version + 1
   if to == 'open' then
     s.opened_at_ms = now
     s.circuit_opens = s.circuit_opens + 1
@@ -212,10 +221,7 @@ local function transition(to, reason)
     s.leases = ''
   end
   clearTripCounters()
-  transitioned = 1
-  dirty = true
-  event = {name = name, from = from, to = to, version = s.version, by = by, at_ms = now, reason = reason,
-           opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+  publishChange(from, reason)
 end
 
 local function timeout(failedRecoveries)
@@ -364,11 +370,7 @@ elseif op == 'force_open' then
     s.open_timeout_ms = timeout(s.failed_recoveries)
     transition('open', 'forced_open')
   else
-    s.version = s.version + 1
-    transitioned = 1
-    dirty = true
-    event = {name = name, from = 'open', to = 'open', version = s.version, by = by, at_ms = now, reason = 'forced_open',
-             opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+    publishChange('open', 'forced_open')
   end
 elseif op == 'force_close' or op == 'reset' then
   if op == 'force_close' then s.forced = 'closed' else s.forced = '' end
@@ -376,14 +378,9 @@ elseif op == 'force_close' or op == 'reset' then
   if s.state ~= 'closed' then
     transition('closed', op == 'reset' and 'reset' or 'forced_closed')
   else
-    s.version = s.version + 1
     clearTripCounters()
     s.open_timeout_ms = base
-    transitioned = 1
-    dirty = true
-    event = {name = name, from = 'closed', to = 'closed', version = s.version, by = by, at_ms = now,
-             reason = op == 'reset' and 'reset' or 'forced_closed', opened_at_ms = s.opened_at_ms,
-             open_timeout_ms = s.open_timeout_ms, forced = s.forced}
+    publishChange('closed', op == 'reset' and 'reset' or 'forced_closed')
   end
 elseif op == 'reconcile_open' then
   -- An instance tripped its local breaker while Redis was away: the more cautious state wins,

@@ -405,7 +405,7 @@ public final class SharedBreaker: Sendable {
             if let openedAt = event.openedAtMilliseconds { inner.view.openedAtMilliseconds = openedAt }
             if let timeout = event.openTimeoutMilliseconds { inner.view.openTimeoutMilliseconds = timeout }
             inner.view.forced = event.forced.flatMap { $0.isEmpty ? nil : ForcedState(rawValue: $0) }
-            if to == .closed { inner.view.failedRecoveries = 0 }
+            if let failedRecoveries = event.failedRecoveries { inner.view.failedRecoveries = failedRecoveries }
             return SharedTransition(name: name, from: from, to: to, version: event.version, reason: event.reason, by: event.by)
         }
         if let transition { announce(transition) }

@@ -134,6 +134,8 @@ struct SharedStateTests {
             #expect(fields["state"] == "open")
             #expect(fields["failed_recoveries"] == "\(round)")
             #expect(fields["open_timeout_ms"] == "\(Int((expected).rounded()))")
+            // The other instance learns the backoff from the event alone.
+            #expect(await eventually { breakers[(round + 1) % 2].view.failedRecoveries == round })
         }
         // A restarted instance adopts the stored open state and its backoff.
         let restarted = SharedBreakerGroup(instanceID: "restarted", redis: redis)
