@@ -37,7 +37,7 @@ let package = Package(
         ),
         // Pure circuit-breaker state machine: no I/O, no clock reads.
         .target(name: "BreakerCore"),
-        // Redis-backed shared breaker: key schema, Lua scripts, local view.
+        // Redis-backed shared breaker: key schema, Lua scripts (Lua/*.lua), local view.
         .target(
             name: "SharedBreaker",
             dependencies: [
@@ -45,8 +45,12 @@ let package = Package(
                 "BreakerCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            plugins: ["EmbedLua"]
         ),
+        // Build-time embedding of .lua files as Swift string constants (no runtime bundle).
+        .executableTarget(name: "embed-lua"),
+        .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["embed-lua"]),
         // YAML config: parsing and validation with field paths.
         .target(
             name: "BreakwaterConfig",

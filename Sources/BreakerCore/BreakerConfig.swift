@@ -113,8 +113,10 @@ public struct BreakerConfig: Sendable, Equatable {
         if failureThreshold < 1 {
             add("failure_threshold", "must be >= 1, got \(failureThreshold)")
         }
-        if openTimeout <= .zero {
-            add("open_timeout_seconds", "must be > 0, got \(seconds(openTimeout))")
+        // Whole milliseconds at least: a sub-millisecond timeout rounds to 0 in the shared store,
+        // which would half-open at once and write on every call.
+        if openTimeout < .milliseconds(1) {
+            add("open_timeout_seconds", "must be >= 0.001 (1 ms), got \(seconds(openTimeout))")
         }
         if halfOpenMaxCalls < 1 {
             add("half_open_max_calls", "must be >= 1, got \(halfOpenMaxCalls)")
@@ -128,8 +130,8 @@ public struct BreakerConfig: Sendable, Equatable {
         if !(backoffMultiplier >= 1) || !backoffMultiplier.isFinite {
             add("backoff_multiplier", "must be a finite number >= 1, got \(backoffMultiplier)")
         }
-        if maxOpenTimeout <= .zero {
-            add("max_open_timeout_seconds", "must be > 0, got \(seconds(maxOpenTimeout))")
+        if maxOpenTimeout < .milliseconds(1) {
+            add("max_open_timeout_seconds", "must be >= 0.001 (1 ms), got \(seconds(maxOpenTimeout))")
         } else if maxOpenTimeout < openTimeout {
             add("max_open_timeout_seconds",
                 "must be >= open_timeout_seconds (\(seconds(openTimeout))), got \(seconds(maxOpenTimeout))")
@@ -137,8 +139,8 @@ public struct BreakerConfig: Sendable, Equatable {
         if minimumOpenDuration < .zero {
             add("minimum_open_duration_seconds", "must be >= 0, got \(seconds(minimumOpenDuration))")
         }
-        if let wait = halfOpenMaxWait, wait <= .zero {
-            add("half_open_max_wait_seconds", "must be > 0 when set, got \(seconds(wait))")
+        if let wait = halfOpenMaxWait, wait < .milliseconds(1) {
+            add("half_open_max_wait_seconds", "must be >= 0.001 (1 ms) when set, got \(seconds(wait))")
         }
         if let slow = slowCallDuration, slow <= .zero {
             add("slow_call_duration_seconds", "must be > 0 when set, got \(seconds(slow))")

@@ -178,6 +178,17 @@ public struct BreakerMachine: Sendable {
         }
     }
 
+    /// Gives back a probe permit whose call was never made (admission was refused further on,
+    /// e.g. by the shared breaker): frees its half-open slot without counting an outcome.
+    ///
+    /// - Parameter permit: The permit from ``admit(at:transition:)``; one of an earlier
+    ///   half-open episode is ignored.
+    public mutating func release(_ permit: ProbePermit) {
+        guard state == .halfOpen, permit.episode == episode else { return }
+        halfOpenInFlight = max(0, halfOpenInFlight - 1)
+        halfOpenAttempts = max(0, halfOpenAttempts - 1)
+    }
+
     private mutating func admitProbe() -> Admission {
         guard halfOpenInFlight < config.halfOpenMaxCalls else {
             statistics.rejectedCalls += 1

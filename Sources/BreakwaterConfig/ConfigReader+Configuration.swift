@@ -230,7 +230,7 @@ extension ConfigReader {
         if let v = track("failure_threshold", integer(f["failure_threshold"], at: p("failure_threshold"), min: 1)) {
             settings.failureThreshold = v
         }
-        if let v = track("open_timeout_seconds", seconds(f["open_timeout_seconds"], at: p("open_timeout_seconds"))) {
+        if let v = track("open_timeout_seconds", breakerSeconds(f["open_timeout_seconds"], at: p("open_timeout_seconds"))) {
             settings.openTimeout = v
         }
         if let v = track("half_open_max_calls", integer(f["half_open_max_calls"], at: p("half_open_max_calls"), min: 1)) {
@@ -243,7 +243,7 @@ extension ConfigReader {
         if let v = number(f["backoff_multiplier"], at: p("backoff_multiplier"), min: 1, minExclusive: false, max: 1000) {
             settings.backoffMultiplier = v
         }
-        if let v = track("max_open_timeout_seconds", seconds(f["max_open_timeout_seconds"], at: p("max_open_timeout_seconds"))) {
+        if let v = track("max_open_timeout_seconds", breakerSeconds(f["max_open_timeout_seconds"], at: p("max_open_timeout_seconds"))) {
             settings.maxOpenTimeout = v
         }
         if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1) { settings.tripQuorum = v }
@@ -251,7 +251,7 @@ extension ConfigReader {
             settings.onStoreFailure = v
         }
         settings.minimumOpen = seconds(f["minimum_open_seconds"], at: p("minimum_open_seconds"))
-        settings.halfOpenMaxWait = seconds(f["half_open_max_wait_seconds"], at: p("half_open_max_wait_seconds"))
+        settings.halfOpenMaxWait = breakerSeconds(f["half_open_max_wait_seconds"], at: p("half_open_max_wait_seconds"))
 
         // Cross-field rules, checked only when both sides were valid (or defaulted).
         if valid["half_open_success_threshold"] == true, valid["half_open_max_calls"] == true,

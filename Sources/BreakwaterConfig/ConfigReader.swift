@@ -141,6 +141,12 @@ struct ConfigReader {
         number(node, at: path, min: 0, minExclusive: true, max: Self.maxSeconds).map(Self.duration(seconds:))
     }
 
+    /// Reads a breaker timeout in seconds: at least 1 ms (the shared store keeps whole
+    /// milliseconds; a shorter timeout would half-open at once), at most one year.
+    mutating func breakerSeconds(_ node: Node?, at path: String) -> Duration? {
+        number(node, at: path, min: 0.001, minExclusive: false, max: Self.maxSeconds).map(Self.duration(seconds:))
+    }
+
     /// Reads one of a fixed set of string values.
     mutating func choice<T: RawRepresentable & CaseIterable>(
         _ node: Node?, at path: String, as type: T.Type, what: String

@@ -8,15 +8,24 @@ import Synchronization
 ///
 /// Admission (``acquire()``) decides from the local view under a lock, with no Redis round
 /// trip, except when a half-open probe permit must be leased cluster-wide. Outcomes on the
-/// closed path are queued and sent in batches by ``SharedBreakerGroup``'s flusher; probe
-/// outcomes are sent at once. Every state change happens in the Lua script (compare-and-set
-/// by construction: the script runs atomically against the stored `version`).
+/// closed path are queued and sent in batches by ``SharedBreakerGroup``'s flusher
+/// (`SharedBreaker+Flush.swift`); probe outcomes are sent at once. Every state change happens
+/// in the Lua script (`Lua/breaker.lua`); the view is kept in sync by `SharedBreaker+Sync.swift`.
 public final class SharedBreaker: Sendable {
     /// What a call that was admitted carries until its outcome is recorded.
     public struct Ticket: Sendable {
         let start: BreakerInstant
         let probeToken: String?
+        /// The stored version when the probe lease was granted (its half-open period).
+        let probeVersion: Int
         let localPermit: ProbePermit?
+
+        init(start: BreakerInstant, probeToken: String? = nil, probeVersion: Int = 0, localPermit: ProbePermit?) {
+            self.start = start
+            self.probeToken = probeToken
+            self.probeVersion = probeVersion
+            self.localPermit = localPermit
+        }
     }
 
     struct Inner: ~Copyable {
@@ -36,8 +45,12 @@ public final class SharedBreaker: Sendable {
         var probeRetryAt: BreakerInstant?
         var probeRetryVersion = -1
         var probeCounter: UInt64 = 0
-        /// The local breaker opened while Redis was unreachable (reconciled when it returns).
+        /// The local breaker opened while Redis was unreachable (reconciled when it returns;
+        /// cleared only once the reconcile call succeeded).
         var trippedDuringOutage = false
+        /// With `trip_quorum` > 1: outcomes recorded while Redis was unreachable, sent as an
+        /// ordinary batch when it returns (the quorum decides, not a reconcile-open).
+        var outageRuns: [OutcomeRun] = []
     }
 
     /// The breaker's name.
@@ -49,14 +62,19 @@ public final class SharedBreaker: Sendable {
     /// The local clock this breaker measures call durations with.
     public let clock: any BreakerClock
     let classifier: OutcomeClassifier
-    private let inner: Mutex<Inner>
-    private let store: RedisConnectionPool
-    private let logger: Logger
-    private let observers = Mutex<[@Sendable (SharedTransition) -> Void]>([])
-    private let wakeFlusher: @Sendable () -> Void
-    private let scriptConfiguration: String
-    private let slowCallThreshold: Duration?
-    private let metrics: BreakerMetrics
+    let inner: Mutex<Inner>
+    let store: RedisConnectionPool
+    let logger: Logger
+    let observers = Mutex<[@Sendable (SharedTransition) -> Void]>([])
+    let wakeFlusher: @Sendable () -> Void
+    let scriptConfiguration: String
+    let slowCallThreshold: Duration?
+    let metrics: BreakerMetrics
+    /// Random per process: probe tokens of a restarted instance with a fixed id never collide
+    /// with leases its previous run left behind.
+    let probeTokenPrefix: String
+    /// Outcomes that never reached Redis (also `breakwater_outcomes_dropped_total`).
+    let droppedOutcomeCount = Atomic<Int>(0)
 
     init(
         name: BreakerName,
@@ -68,7 +86,12 @@ public final class SharedBreaker: Sendable {
         logger: Logger,
         wakeFlusher: @escaping @Sendable () -> Void
     ) throws(BreakerConfigError) {
-        try options.validate()
+        var problems: [BreakerConfigError.Problem] = []
+        do { try options.validate() } catch { problems = error.problems }
+        if let reason = Self.instanceIDProblem(instanceID) {
+            problems.append(.init(field: "instance_id", reason: reason))
+        }
+        if !problems.isEmpty { throw BreakerConfigError(problems: problems) }
         self.name = name
         self.options = options
         self.instanceID = instanceID
@@ -83,11 +106,23 @@ public final class SharedBreaker: Sendable {
         self.scriptConfiguration = options.scriptConfiguration
         self.slowCallThreshold = options.slowCallThreshold
         self.metrics = BreakerMetrics(name: name)
+        self.probeTokenPrefix = "\(instanceID)#\(String(UInt32.random(in: .min ... .max), radix: 36))-"
         let machine = try BreakerMachine(config: options.breaker)
         var initial = Inner(local: machine)
         initial.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds
         self.inner = Mutex(initial)
         metrics.recordState(.closed)
+    }
+
+    /// Why `id` cannot be an instance id, or `nil` if it can: it is stored in `updated_by`,
+    /// in quorum lists and in probe tokens, which are separated by `:` and `,`.
+    static func instanceIDProblem(_ id: String) -> String? {
+        if id.isEmpty { return "must not be empty" }
+        if id.utf8.count > 200 { return "must be at most 200 bytes, got \(id.utf8.count)" }
+        if let bad = id.unicodeScalars.first(where: { $0 == ":" || $0 == "," || $0 == "#" || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            return "must not contain \(bad.escaped(asASCII: true).debugDescription) (':', ',', '#', spaces and control characters separate fields in Redis), got \(id.debugDescription)"
+        }
+        return nil
     }
 
     /// Registers an observer called once per transition this instance sees (any source).
@@ -102,6 +137,15 @@ public final class SharedBreaker: Sendable {
     /// - Returns: a ticket to pass to ``record(_:duration:ticket:)``.
     /// - Throws: ``CircuitOpenError`` when the call must not be made.
     public func acquire() async throws(CircuitOpenError) -> Ticket {
+        try await acquire(callTimeout: nil)
+    }
+
+    /// Asks to make a call that will take at most `callTimeout`.
+    ///
+    /// A half-open probe permit is leased for `callTimeout` plus a margin (5 s), so the lease
+    /// never outlives the call; without a timeout the lease is ``SharedBreakerOptions/probeLease``.
+    /// - Throws: ``CircuitOpenError`` when the call must not be made.
+    public func acquire(callTimeout: Duration?) async throws(CircuitOpenError) -> Ticket {
         switch admitLocally() {
         case .allowed(let ticket):
             return ticket
@@ -109,9 +153,13 @@ public final class SharedBreaker: Sendable {
             metrics.rejected.increment()
             throw CircuitOpenError(name: name.rawValue, state: state, retryAfter: retryAfter)
         case .needsProbe(let localPermit):
-            return try await acquireProbe(localPermit: localPermit)
+            let lease = callTimeout.map { $0 + Self.probeLeaseMargin } ?? options.probeLease
+            return try await acquireProbe(localPermit: localPermit, lease: lease)
         }
     }
+
+    /// Extra lease time beyond a probe call's own timeout (the result's trip to Redis).
+    public static let probeLeaseMargin: Duration = .seconds(5)
 
     enum LocalDecision {
         case allowed(Ticket)
@@ -120,84 +168,98 @@ public final class SharedBreaker: Sendable {
     }
 
     /// The admission decision that needs no I/O (the hot path).
+    ///
+    /// The shared view is checked first; the local breaker (trip_quorum > 1) is asked only
+    /// when the shared one would admit, so a rejection never holds a local probe permit.
     func admitLocally() -> LocalDecision {
         let now = clock.now()
         return inner.withLock { inner -> LocalDecision in
             if !inner.storeAvailable {
                 switch options.onStoreFailure {
                 case .failOpen:
-                    return .allowed(Ticket(start: now, probeToken: nil, localPermit: nil))
+                    return .allowed(Ticket(start: now, localPermit: nil))
                 case .failClosed:
                     return .rejected(inner.view.state == .closed ? .open : inner.view.state, nil)
                 case .local:
-                    if inner.view.state == .open, let retry = Self.openRemaining(inner: inner, now: now) {
+                    if inner.view.state == .open, let retry = openRemaining(inner: inner, now: now) {
                         return .rejected(.open, retry)
                     }
                     switch inner.local.admit(at: now) {
-                    case .allowed(let permit): return .allowed(Ticket(start: now, probeToken: nil, localPermit: permit))
+                    case .allowed(let permit): return .allowed(Ticket(start: now, localPermit: permit))
                     case .rejected(let retryAfter): return .rejected(inner.local.state, retryAfter)
                     }
                 }
             }
+            var needsProbe = false
+            switch inner.view.state {
+            case .closed:
+                break
+            case .open:
+                if inner.view.forced == .open { return .rejected(.open, nil) }
+                if let retry = openRemaining(inner: inner, now: now) { return .rejected(.open, retry) }
+                needsProbe = true
+            case .halfOpen:
+                needsProbe = true
+            }
+            if needsProbe, let retryAt = inner.probeRetryAt, inner.probeRetryVersion == inner.view.version, now < retryAt {
+                return .rejected(inner.view.state, retryAt - now)
+            }
             var localPermit: ProbePermit?
-            if options.tripQuorum > 1 {
+            if options.tripQuorum > 1 && inner.view.forced != .closed {
                 // Below quorum the shared breaker may stay closed; the local one protects this instance.
                 switch inner.local.admit(at: now) {
                 case .allowed(let permit): localPermit = permit
                 case .rejected(let retryAfter): return .rejected(inner.local.state, retryAfter)
                 }
             }
-            switch inner.view.state {
-            case .closed:
-                return .allowed(Ticket(start: now, probeToken: nil, localPermit: localPermit))
-            case .open:
-                if inner.view.forced == .open { return .rejected(.open, nil) }
-                if let retry = Self.openRemaining(inner: inner, now: now) { return .rejected(.open, retry) }
-                fallthrough
-            case .halfOpen:
-                if let retryAt = inner.probeRetryAt, inner.probeRetryVersion == inner.view.version, now < retryAt {
-                    return .rejected(inner.view.state, retryAt - now)
-                }
-                return .needsProbe(localPermit)
-            }
+            return needsProbe ? .needsProbe(localPermit) : .allowed(Ticket(start: now, localPermit: localPermit))
         }
     }
 
-    /// Time left before the open deadline (estimated server clock), or `nil` if it has passed.
-    private static func openRemaining(inner: borrowing Inner, now: BreakerInstant) -> Duration? {
+    /// Time left before the open deadline (estimated server clock, minimum open duration
+    /// included), or `nil` if it has passed.
+    func openRemaining(inner: borrowing Inner, now: BreakerInstant) -> Duration? {
         let serverNow = now.milliseconds + (inner.serverOffsetMilliseconds ?? 0)
-        let remaining = inner.view.openUntilMilliseconds - serverNow
+        let openFor = max(inner.view.openTimeoutMilliseconds, options.breaker.minimumOpenDuration.wholeMilliseconds)
+        let remaining = inner.view.openedAtMilliseconds + openFor - serverNow
         return remaining > 0 ? .milliseconds(remaining) : nil
     }
 
-    private func acquireProbe(localPermit: ProbePermit?) async throws(CircuitOpenError) -> Ticket {
+    private func acquireProbe(localPermit: ProbePermit?, lease: Duration) async throws(CircuitOpenError) -> Ticket {
         let token = inner.withLock { inner -> String in
             inner.probeCounter += 1
-            return "\(instanceID)#\(inner.probeCounter)"
+            return probeTokenPrefix + String(inner.probeCounter)
         }
         let reply: ScriptReply
         do {
-            reply = try await runScript("acquire", argument: token, extra: "\(options.probeLease.wholeMilliseconds)")
+            reply = try await runScript("acquire", argument: token, extra: "\(max(1, lease.wholeMilliseconds))")
         } catch {
             // Redis failed mid-admission: fall back per policy on the next call; reject this one.
+            releaseLocal(localPermit)
             metrics.rejected.increment()
             throw CircuitOpenError(name: name.rawValue, state: .open, retryAfter: nil)
         }
         switch reply.result {
         case "granted":
-            return Ticket(start: clock.now(), probeToken: token, localPermit: localPermit)
+            return Ticket(start: clock.now(), probeToken: token, probeVersion: reply.version, localPermit: localPermit)
         case "closed":
-            return Ticket(start: clock.now(), probeToken: nil, localPermit: localPermit)
+            return Ticket(start: clock.now(), localPermit: localPermit)
         default:
             let now = clock.now()
             let retry: Duration? = inner.withLock { inner in
+                if let localPermit { inner.local.release(localPermit) }
                 inner.probeRetryAt = now + .milliseconds(100)
                 inner.probeRetryVersion = inner.view.version
-                return inner.view.state == .open ? Self.openRemaining(inner: inner, now: now) : .milliseconds(100)
+                return inner.view.state == .open ? openRemaining(inner: inner, now: now) : .milliseconds(100)
             }
             metrics.rejected.increment()
             throw CircuitOpenError(name: name.rawValue, state: reply.state, retryAfter: retry)
         }
+    }
+
+    private func releaseLocal(_ permit: ProbePermit?) {
+        guard let permit else { return }
+        inner.withLock { $0.local.release(permit) }
     }
 
     // MARK: - Outcomes
@@ -208,33 +270,23 @@ public final class SharedBreaker: Sendable {
     /// at once so the half-open decision is made cluster-wide.
     /// - Parameters:
     ///   - outcome: success, failure or ignored.
-    ///   - duration: how long the call took (slow-call policies).
+    ///   - duration: how long the call took (slow-call policies: slower than the threshold).
     ///   - ticket: the ticket ``acquire()`` returned.
     public func record(_ outcome: CallOutcome, duration: Duration, ticket: Ticket) async {
         metrics.count(outcome)
         let now = clock.now()
-        let slow = slowCallThreshold.map { duration >= $0 } ?? false
+        let slow = slowCallThreshold.map { duration > $0 } ?? false
         let shouldWake = inner.withLock { inner -> Bool in
             let localTransition = inner.local.record(outcome, duration: duration, permit: ticket.localPermit, at: now)
             if localTransition?.to == .open && !inner.storeAvailable { inner.trippedDuringOutage = true }
-            guard ticket.probeToken == nil, inner.storeAvailable, outcome != .ignored else { return false }
-            let code: UInt8
-            switch (outcome, slow) {
-            case (.failure, false): code = UInt8(ascii: "F")
-            case (.failure, true): code = UInt8(ascii: "f")
-            case (_, false): code = UInt8(ascii: "S")
-            case (_, true): code = UInt8(ascii: "s")
-            }
-            if let last = inner.pending.indices.last, inner.pending[last].code == code {
-                inner.pending[last].count += 1
+            guard ticket.probeToken == nil, outcome != .ignored else { return false }
+            let code = OutcomeRun.code(failure: outcome == .failure, slow: slow)
+            guard inner.storeAvailable else {
+                if options.tripQuorum > 1 { Self.append(code, to: &inner.outageRuns, dropped: &inner.droppedOutcomes) }
                 return false
             }
             let wasEmpty = inner.pending.isEmpty
-            if inner.pending.count < Self.maximumPendingRuns {
-                inner.pending.append(OutcomeRun(code: code, count: 1))
-            } else {
-                inner.droppedOutcomes += 1
-            }
+            Self.append(code, to: &inner.pending, dropped: &inner.droppedOutcomes)
             return wasEmpty
         }
         if shouldWake { wakeFlusher() }
@@ -246,25 +298,54 @@ public final class SharedBreaker: Sendable {
         case .ignored: code = "I"
         }
         do {
-            _ = try await runScript("probe", argument: "\(token):\(code)")
+            _ = try await runScript("probe", argument: "\(token):\(code):\(ticket.probeVersion)")
         } catch {
-            logger.debug("probe outcome not stored; its lease will expire", metadata: ["error": "\(error)"])
+            logger.warning("probe outcome not stored; its lease will expire", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Admits, runs `operation` with an optional timeout, and records the outcome.
+    /// Counts outcomes that will never reach Redis.
+    func countDropped(_ count: Int) {
+        guard count > 0 else { return }
+        metrics.droppedOutcomes.increment(by: count)
+        droppedOutcomeCount.add(count, ordering: .relaxed)
+    }
+
+    /// How many outcomes never reached Redis since this breaker was created.
+    public var droppedOutcomes: Int { droppedOutcomeCount.load(ordering: .relaxed) }
+
+    /// Appends one outcome to a run-length queue, bounded by ``maximumPendingRuns``.
+    static func append(_ code: UInt8, to runs: inout [OutcomeRun], dropped: inout Int) {
+        append(OutcomeRun(code: code, count: 1), to: &runs, dropped: &dropped)
+    }
+
+    /// Appends a run to a run-length queue, bounded by ``maximumPendingRuns`` runs.
+    static func append(_ run: OutcomeRun, to runs: inout [OutcomeRun], dropped: inout Int) {
+        if let last = runs.indices.last, runs[last].code == run.code {
+            runs[last].count += run.count
+        } else if runs.count < maximumPendingRuns {
+            runs.append(run)
+        } else {
+            dropped += run.count
+        }
+    }
+
+    /// Admits, runs `operation` with a timeout, and records the outcome.
     ///
+    /// A half-open probe is always bounded: without `timeout` it gets
+    /// ``SharedBreakerOptions/probeLease``, so its result reaches Redis while its lease holds.
     /// - Parameters:
     ///   - timeout: a per-call timeout; exceeding it is a failure.
     ///   - operation: the guarded call.
     /// - Returns: the operation's result.
     /// - Throws: ``CircuitOpenError`` when rejected, ``CallTimeoutError``, or the operation's error.
     public func run<T: Sendable>(timeout: Duration? = nil, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let ticket = try await acquire()
+        let ticket = try await acquire(callTimeout: timeout)
+        let bound = timeout ?? (ticket.probeToken != nil ? options.probeLease : nil)
         do {
             let value: T
-            if let timeout {
-                value = try await withCallTimeout(timeout, name: name.rawValue, operation)
+            if let bound {
+                value = try await withCallTimeout(bound, name: name.rawValue, operation)
             } else {
                 value = try await operation()
             }
@@ -276,48 +357,6 @@ public final class SharedBreaker: Sendable {
         }
     }
 
-    /// Sends queued closed-path outcomes in one script call. Called by the group's flusher.
-    ///
-    /// - Returns: whether anything was sent.
-    @discardableResult
-    func flush() async -> Bool {
-        let (batch, dropped) = inner.withLock { inner -> ([OutcomeRun], Int) in
-            defer {
-                inner.pending.removeAll(keepingCapacity: true)
-                inner.droppedOutcomes = 0
-            }
-            if !inner.pending.isEmpty { inner.batchesInFlight += 1 }
-            return (inner.pending, inner.droppedOutcomes)
-        }
-        if dropped > 0 { metrics.droppedOutcomes.increment(by: dropped) }
-        guard !batch.isEmpty else { return false }
-        defer { inner.withLock { $0.batchesInFlight -= 1 } }
-        var encoded = ""
-        encoded.reserveCapacity(batch.count * 4)
-        for run in batch {
-            encoded.unicodeScalars.append(Unicode.Scalar(run.code))
-            encoded += String(run.count)
-        }
-        do {
-            _ = try await runScript("record", argument: encoded)
-        } catch {
-            logger.debug("outcome batch not stored", metadata: ["runs": "\(batch.count)", "error": "\(error)"])
-        }
-        return true
-    }
-
-    /// Sends everything queued and waits until no batch of this breaker is still in flight.
-    func drain() async {
-        while true {
-            await flush()
-            let settled = inner.withLock { $0.pending.isEmpty && $0.batchesInFlight == 0 }
-            if settled { return }
-            try? await Task.sleep(for: .milliseconds(1))
-        }
-    }
-
-    var hasPending: Bool { inner.withLock { !$0.pending.isEmpty } }
-
     // MARK: - Manual control
 
     /// Forces the breaker open on every instance until ``reset()``.
@@ -325,11 +364,7 @@ public final class SharedBreaker: Sendable {
     /// Forces the breaker closed on every instance until ``reset()``.
     public func forceClose() async throws { _ = try await runScript("force_close", argument: "") }
     /// Clears overrides and trip counters and closes the breaker (statistics are kept).
-    public func reset() async throws {
-        _ = try await runScript("reset", argument: "")
-        let now = clock.now()
-        inner.withLock { _ = $0.local.reset(at: now) }
-    }
+    public func reset() async throws { _ = try await runScript("reset", argument: "") }
 
     // MARK: - Status
 
@@ -338,7 +373,7 @@ public final class SharedBreaker: Sendable {
         let now = clock.now()
         return inner.withLock { inner in
             let openedAt: Int64? = inner.view.openedAtMilliseconds > 0 ? inner.view.openedAtMilliseconds : nil
-            let retry: Int64? = inner.view.state == .open ? Self.openRemaining(inner: inner, now: now).map(\.wholeMilliseconds) : nil
+            let retry: Int64? = inner.view.state == .open ? openRemaining(inner: inner, now: now).map(\.wholeMilliseconds) : nil
             return SharedBreakerStatus(
                 name: name.rawValue, instance: instanceID, state: inner.view.state, version: inner.view.version,
                 failureCount: inner.view.failureCount, openTimeoutMilliseconds: inner.view.openTimeoutMilliseconds,
@@ -352,164 +387,40 @@ public final class SharedBreaker: Sendable {
 
     /// The current local view of the shared state.
     public var view: SharedBreakerView { inner.withLock { $0.view } }
-
-    // MARK: - Keeping the view in sync
-
-    /// Runs one breaker script operation and adopts its reply.
-    @discardableResult
-    func runScript(_ operation: String, argument: String, extra: String = "") async throws -> ScriptReply {
-        let sentAt = clock.now()
-        let value: RedisValue
-        do {
-            value = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: scriptConfiguration, argument: argument, extra: extra)
-        } catch let error as RedisError where error.breaksConnection || error.code == .unavailable {
-            setStoreAvailable(false, because: error)
-            throw error
-        }
-        let receivedAt = clock.now()
-        metrics.redisRoundTrip.recordNanoseconds((receivedAt - sentAt).wholeNanoseconds)
-        let reply = try ScriptReply(value)
-        if !reply.repairs.isEmpty {
-            logger.warning("repaired corrupted breaker state", metadata: ["key": "\(name.stateKey)", "repairs": "\(reply.repairs)"])
-        }
-        let midpoint = (sentAt.milliseconds + receivedAt.milliseconds) / 2
-        adopt(reply, serverOffset: reply.serverNowMilliseconds - midpoint)
-        setStoreAvailable(true)
-        return reply
-    }
-
-    private func adopt(_ reply: ScriptReply, serverOffset: Int64) {
-        let transition = inner.withLock { inner -> SharedTransition? in
-            inner.serverOffsetMilliseconds = serverOffset
-            guard reply.version >= inner.view.version else { return nil }
-            let before = inner.view
-            inner.view.apply(reply, by: instanceID)
-            guard reply.transitioned || before.state != inner.view.state else { return nil }
-            return SharedTransition(name: name, from: before.state, to: inner.view.state, version: reply.version, reason: reply.reason, by: reply.transitioned ? instanceID : "")
-        }
-        if let transition { announce(transition) }
-    }
-
-    /// Applies a `cb_events:<name>` message.
-    func apply(_ event: BreakerEvent) {
-        guard let to = event.toState else {
-            logger.warning("ignored breaker event with an unknown state", metadata: ["to": "\(event.to)"])
-            return
-        }
-        let transition = inner.withLock { inner -> SharedTransition? in
-            guard event.version > inner.view.version else { return nil }
-            let from = inner.view.state
-            inner.view.state = to
-            inner.view.version = event.version
-            inner.view.updatedBy = event.by
-            if let openedAt = event.openedAtMilliseconds { inner.view.openedAtMilliseconds = openedAt }
-            if let timeout = event.openTimeoutMilliseconds { inner.view.openTimeoutMilliseconds = timeout }
-            inner.view.forced = event.forced.flatMap { $0.isEmpty ? nil : ForcedState(rawValue: $0) }
-            if let failedRecoveries = event.failedRecoveries { inner.view.failedRecoveries = failedRecoveries }
-            return SharedTransition(name: name, from: from, to: to, version: event.version, reason: event.reason, by: event.by)
-        }
-        if let transition { announce(transition) }
-    }
-
-    /// Reads `cb_state:<name>` and adopts it (start-up, restart, lost message repair).
-    ///
-    /// If Redis lost the breaker (older version than ours) or this instance tripped its local
-    /// breaker while Redis was away, the more cautious state wins: the stored breaker is opened
-    /// by a compare-and-set on the stored version.
-    func refresh() async throws {
-        let sentAt = clock.now()
-        let replies = try await store.pipeline([RedisCommand("HGETALL", name.stateKey), RedisCommand("TIME")])
-        let receivedAt = clock.now()
-        let value = try replies[0].get()
-        if let time = try? replies[1].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int {
-            let midpoint = (sentAt.milliseconds + receivedAt.milliseconds) / 2
-            let offset = seconds * 1000 + micros / 1000 - midpoint
-            inner.withLock { $0.serverOffsetMilliseconds = offset }
-        }
-        let stored: StoredBreakerState
-        if let fields = value.fieldDictionary {
-            stored = StoredBreakerState(fields: fields)
-            if !stored.problems.isEmpty {
-                logger.warning("corrupted breaker state; the next write repairs it", metadata: ["key": "\(name.stateKey)", "fields": "\(stored.problems.joined(separator: ", "))"])
-            }
-        } else {
-            stored = StoredBreakerState()
-        }
-        let (mustReopen, transition) = inner.withLock { inner -> (Bool, SharedTransition?) in
-            let localTripped = inner.trippedDuringOutage && inner.local.state == .open && options.onStoreFailure == .local
-            inner.trippedDuringOutage = false
-            let viewOpen = inner.view.state == .open
-            if stored.state == .closed && stored.forced == nil && (localTripped || (viewOpen && stored.version < inner.view.version)) {
-                return (true, nil)
-            }
-            guard stored.version != inner.view.version || stored.state != inner.view.state else { return (false, nil) }
-            let before = inner.view.state
-            inner.view = SharedBreakerView(stored: stored)
-            if inner.view.openTimeoutMilliseconds == 0 { inner.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds }
-            guard before != stored.state else { return (false, nil) }
-            return (false, SharedTransition(name: name, from: before, to: stored.state, version: stored.version, reason: "adopted", by: stored.updatedBy))
-        }
-        if let transition { announce(transition) }
-        if mustReopen {
-            let reply = try await runScript("reconcile_open", argument: "\(stored.version)")
-            if reply.result == "kept" {
-                try await refresh()
-            } else {
-                logger.notice("reconciled: opened the shared breaker after an outage (the more cautious state wins)")
-            }
-        }
-        // The local breaker was only a stand-in; once Redis is back, it follows the shared state.
-        let now = clock.now()
-        inner.withLock { inner in
-            if inner.view.state == .closed && inner.local.state != .closed && options.tripQuorum == 1 {
-                _ = inner.local.reset(at: now)
-            }
-        }
-    }
-
-    /// Marks Redis reachable or not (logged once per change by the pool).
-    func setStoreAvailable(_ available: Bool, because error: (any Error)? = nil) {
-        let changed = inner.withLock { inner -> Bool in
-            defer { inner.storeAvailable = available }
-            if !available { inner.pending.removeAll() }
-            return inner.storeAvailable != available
-        }
-        if changed {
-            metrics.storeAvailable.record(available ? 1 : 0)
-            if !available {
-                logger.warning("redis unavailable; deciding locally", metadata: ["policy": "\(options.onStoreFailure.rawValue)", "error": "\(error.map { "\($0)" } ?? "unknown")"])
-            }
-        }
-    }
-
-    var isStoreAvailable: Bool { inner.withLock { $0.storeAvailable } }
-
-    private func announce(_ transition: SharedTransition) {
-        if transition.to == .closed && options.tripQuorum == 1 {
-            // With quorum 1 the local breaker is only a stand-in for outages: follow the shared close.
-            let now = clock.now()
-            inner.withLock { inner in
-                if inner.local.state != .closed { _ = inner.local.reset(at: now) }
-            }
-        }
-        metrics.recordTransition(transition)
-        logger.info("breaker transition", metadata: [
-            "from": "\(transition.from.rawValue)", "to": "\(transition.to.rawValue)",
-            "version": "\(transition.version)", "reason": "\(transition.reason)", "by": "\(transition.by)",
-        ])
-        for observer in observers.withLock({ $0 }) { observer(transition) }
-    }
 }
 
 /// Consecutive identical outcomes, as queued for the flusher.
-struct OutcomeRun: Sendable {
+struct OutcomeRun: Sendable, Equatable {
     var code: UInt8
     var count: Int
+
+    /// `F` failure, `f` slow failure, `S` success, `s` slow success (the script's alphabet).
+    static func code(failure: Bool, slow: Bool) -> UInt8 {
+        switch (failure, slow) {
+        case (true, false): return UInt8(ascii: "F")
+        case (true, true): return UInt8(ascii: "f")
+        case (false, false): return UInt8(ascii: "S")
+        case (false, true): return UInt8(ascii: "s")
+        }
+    }
+
+    /// Runs as the script's `record` argument, e.g. `S120F3s2`.
+    static func encode(_ runs: some Collection<OutcomeRun>) -> String {
+        var encoded = ""
+        encoded.reserveCapacity(runs.count * 4)
+        for run in runs {
+            encoded.unicodeScalars.append(Unicode.Scalar(run.code))
+            encoded += String(run.count)
+        }
+        return encoded
+    }
 }
 
 extension SharedBreaker {
     /// The most runs queued between two flushes (bounded memory even if the flusher starves).
     static let maximumPendingRuns = 65_536
+    /// The most runs sent in one script call (bounded work inside Redis per call).
+    static let maximumRunsPerCall = 1_024
 }
 
 extension Duration {

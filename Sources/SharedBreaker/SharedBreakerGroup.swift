@@ -187,14 +187,27 @@ public final class SharedBreakerGroup: Sendable {
         }
     }
 
-    /// Compares each stored `version` (one pipelined HGET per breaker) with the local view.
+    /// Compares each stored `version` with the local view (one pipelined HGET and TTL per
+    /// breaker), and keeps the keys of the breakers this instance uses alive (SPEC §7): a key
+    /// whose TTL fell below ``keepAliveBelowSeconds`` gets its 24 h back, so neither a breaker
+    /// nor a manual override lapses while an instance still uses it.
     func checkVersions() async {
         let list = all
         guard !list.isEmpty else { return }
-        let commands = list.map { RedisCommand("HGET", $0.name.stateKey, "version") }
+        let commands = list.flatMap { [RedisCommand("HGET", $0.name.stateKey, "version"), RedisCommand("TTL", $0.name.stateKey)] }
         do {
             let results = try await store.pipeline(commands)
-            for (breaker, result) in zip(list, results) {
+            var expiring: [BreakerName] = []
+            for (index, breaker) in list.enumerated() {
+                if let ttl = (try? results[2 * index + 1].get())?.int, ttl >= 0, ttl < Self.keepAliveBelowSeconds {
+                    expiring.append(breaker.name)
+                }
+            }
+            if !expiring.isEmpty {
+                _ = try await store.pipeline(expiring.map { RedisCommand("EXPIRE", $0.stateKey, "\(Self.stateTTLSeconds)") })
+            }
+            for (index, breaker) in list.enumerated() {
+                let result = results[2 * index]
                 let stored = (try? result.get())?.int.map(Int.init)
                 let wasUnavailable = !breaker.isStoreAvailable
                 breaker.setStoreAvailable(true)
@@ -212,6 +225,11 @@ public final class SharedBreakerGroup: Sendable {
             logger.debug("version check failed", metadata: ["error": "\(error)"])
         }
     }
+
+    /// The TTL every write gives `cb_state:<name>` (SPEC §3).
+    static let stateTTLSeconds: Int64 = 86_400
+    /// A used breaker's key is renewed once its TTL falls below this (at most hourly per key).
+    static let keepAliveBelowSeconds: Int64 = 86_400 - 3_600
 
     private func refreshAll() async {
         for breaker in all {

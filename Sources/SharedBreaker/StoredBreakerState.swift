@@ -23,6 +23,8 @@ public struct StoredBreakerState: Sendable, Equatable {
     public var totalSuccesses: Int = 0
     public var totalFailures: Int = 0
     public var timeInOpenMilliseconds: Int64 = 0
+    /// Why the version last moved (`last_reason`, e.g. `failure_threshold`, `reset`).
+    public var lastReason: String = ""
     /// Fields that were present but unusable, e.g. `"version=abc"`.
     public var problems: [String] = []
 
@@ -31,9 +33,11 @@ public struct StoredBreakerState: Sendable, Equatable {
 
     /// Decodes an HGETALL reply's fields.
     public init(fields: [String: String]) {
+        // Integers in plain digits within 0...2^53, as the script writes them; anything else
+        // (1e19, 3.5, inf, abc) is a problem, never a trap.
         func int(_ name: String) -> Int64? {
             guard let raw = fields[name], !raw.isEmpty else { return nil }
-            guard let value = Int64(raw) ?? Double(raw).flatMap({ $0.isFinite ? Int64($0) : nil }), value >= 0 else {
+            guard let value = Int64(raw), value >= 0, value <= Self.maximumInteger else {
                 problems.append("\(name)=\(raw.prefix(32))")
                 return nil
             }
@@ -53,6 +57,7 @@ public struct StoredBreakerState: Sendable, Equatable {
         halfOpenAttempts = Int(int("half_open_attempts") ?? 0)
         halfOpenSuccesses = Int(int("half_open_successes") ?? 0)
         updatedBy = fields["updated_by"] ?? ""
+        lastReason = fields["last_reason"] ?? ""
         updatedAtMilliseconds = int("updated_at_ms") ?? 0
         circuitOpens = Int(int("circuit_opens") ?? 0)
         successfulRecoveries = Int(int("successful_recoveries") ?? 0)
@@ -63,6 +68,9 @@ public struct StoredBreakerState: Sendable, Equatable {
 
     /// When an open breaker may move to half-open, in Redis server milliseconds.
     public var openUntilMilliseconds: Int64 { openedAtMilliseconds + openTimeoutMilliseconds }
+
+    /// 2^53: the largest integer the script (Lua numbers are doubles) stores exactly.
+    public static let maximumInteger: Int64 = 9_007_199_254_740_992
 }
 
 /// The reply every breaker script call returns: the state after the call, plus what happened.

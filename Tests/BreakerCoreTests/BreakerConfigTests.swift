@@ -38,7 +38,9 @@ struct BreakerConfigTests {
 
     static let cases: [Case] = [
         Case(config: BreakerConfig(failureThreshold: 0), field: "failure_threshold", reason: "must be >= 1, got 0"),
-        Case(config: BreakerConfig(openTimeout: .zero), field: "open_timeout_seconds", reason: "must be > 0, got 0.0"),
+        Case(config: BreakerConfig(openTimeout: .zero), field: "open_timeout_seconds", reason: "must be >= 0.001 (1 ms), got 0.0"),
+        // Finding 11: a sub-millisecond timeout is 0 ms in the shared store (half-opens at once).
+        Case(config: BreakerConfig(openTimeout: .microseconds(100)), field: "open_timeout_seconds", reason: "must be >= 0.001 (1 ms), got 0.0001"),
         Case(config: BreakerConfig(halfOpenMaxCalls: 0, halfOpenSuccessThreshold: 1),
              field: "half_open_max_calls", reason: "must be >= 1, got 0"),
         Case(config: BreakerConfig(halfOpenSuccessThreshold: 0),
@@ -54,7 +56,7 @@ struct BreakerConfigTests {
         Case(config: BreakerConfig(minimumOpenDuration: .seconds(-1)),
              field: "minimum_open_duration_seconds", reason: "must be >= 0, got -1.0"),
         Case(config: BreakerConfig(halfOpenMaxWait: .zero),
-             field: "half_open_max_wait_seconds", reason: "must be > 0 when set, got 0.0"),
+             field: "half_open_max_wait_seconds", reason: "must be >= 0.001 (1 ms) when set, got 0.0"),
         Case(config: BreakerConfig(slowCallDuration: .seconds(-2)),
              field: "slow_call_duration_seconds", reason: "must be > 0 when set, got -2.0"),
         Case(config: BreakerConfig(tripPolicies: []), field: "trip_policies", reason: "must contain at least one policy, got none"),

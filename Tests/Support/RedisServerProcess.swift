@@ -11,6 +11,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// A temporary directory for its files (removed by ``stop()``).
     public let directory: URL
     private let extraArguments: [String]
+    private let configFile: String?
     private var process: ChildProcess?
     private let lock = NSLock()
 
@@ -19,7 +20,9 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// - Parameters:
     ///   - arguments: extra `redis-server` arguments, e.g. `["--requirepass", "pw"]`.
     ///   - port: a fixed port, or `nil` to pick a free one.
-    public init(arguments: [String] = [], port: Int? = nil) throws {
+    ///   - configFile: a redis.conf to load first (the test's own flags still override it).
+    public init(arguments: [String] = [], port: Int? = nil, configFile: String? = nil) throws {
+        self.configFile = configFile
         self.port = try port ?? Self.freePort()
         self.portWasPicked = port == nil
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("bw-redis-\(UUID().uuidString)")
@@ -37,10 +40,13 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func start() throws {
         for attempt in 1...5 {
             let logPath = directory.appendingPathComponent("redis.log").path
-            let process = try ChildProcess("redis-server", [
+            // Without a config file: no persistence unless the test asks. With one, its
+            // persistence settings stand; only the address and directory are the test's.
+            let persistence = configFile == nil ? ["--save", "", "--appendonly", "no"] : []
+            let process = try ChildProcess("redis-server", (configFile.map { [$0] } ?? []) + [
                 "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
-                "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-            ] + extraArguments, outputPath: logPath)
+                "--daemonize", "no", "--loglevel", "warning",
+            ] + persistence + extraArguments, outputPath: logPath)
             lock.withLock { self.process = process }
             do {
                 try waitUntilListening(process)

@@ -1,0 +1,507 @@
+-- Breakwater shared circuit breaker: every state change of cb_state:<name> happens here,
+-- atomically, using the Redis server clock (TIME), so instances never disagree.
+--
+-- KEYS[1] = cb_state:<name>
+-- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
+-- ARGV[2] = instance id          ARGV[3] = breaker name
+-- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
+-- ARGV[5] = op argument: run-length outcomes for record ("S" success, "F" failure, "s"/"f" slow; "S12F1"),
+--           "token" for acquire, "token:outcome:version" for probe (version = the stored version
+--           when the lease was granted), expected version for reconcile_open
+-- ARGV[6] = lease ms for acquire
+-- ARGV[7] = cb_events:<name> (a channel, not a key, so it is not in KEYS)
+--
+-- Every stored number is an integer within +-2^53; anything else (1e20, 3.5, inf, abc) is
+-- repaired to a safe default, reported in `repaired` and saved. Each version bump publishes
+-- exactly one event, encoded before anything is written.
+--
+-- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
+--          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
+local key, channel = KEYS[1], ARGV[7]
+local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local TTL = 86400
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local cfg = {}
+for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do cfg[k] = tonumber(v) or v end
+local MAX_INT = 9007199254740992 -- 2^53: the largest integer a Lua number (a double) holds exactly
+
+-- An integer within +-2^53 written in plain decimal digits, or nil.
+local function strictInt(raw)
+  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
+  local n = tonumber(raw)
+  if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
+  return n
+end
+local threshold = cfg.threshold or 5
+local halfOpenMax = cfg.ho_max or 3
+local successThreshold = cfg.ho_success or 2
+local quorum = cfg.quorum or 1
+
+-- Load and repair -------------------------------------------------------------------------
+local repaired = {}
+local kind = redis.call('TYPE', key)
+if type(kind) == 'table' then kind = kind.ok end
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', key)
+  table.insert(repaired, 'key held a ' .. kind .. '; replaced by a fresh hash')
+end
+local h = {}
+local flat = redis.call('HGETALL', key)
+for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+local isNew = (#flat == 0)
+
+local function int(field, default, minimum)
+  local raw = h[field]
+  if raw == nil or raw == '' then return default end
+  local n = strictInt(raw)
+  if n == nil or (minimum ~= nil and n < minimum) then
+    table.insert(repaired, field .. '=' .. string.sub(raw, 1, 32) .. ' is invalid; reset to ' .. tostring(default))
+    return default
+  end
+  return n
+end
+
+-- Callers without a policy (the CLI's manual actions) use the one the daemons stored.
+-- Timeouts are whole milliseconds, at least 1 (a 0 ms timeout would half-open at once).
+local base = math.max(1, math.floor(cfg.base_ms or int('base_open_timeout_ms', 300000, 1)))
+local mult = cfg.mult or tonumber(h.backoff_multiplier) or 1.5
+if type(mult) ~= 'number' or mult ~= mult or mult < 1 or mult > 1000 then mult = 1.5 end
+local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout_ms', 3600000, 1)))
+
+local s = {}
+s.state = h.state or 'closed'
+if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
+  table.insert(repaired, 'state=' .. string.sub(s.state, 1, 32) .. ' is invalid; reset to closed')
+  s.state = 'closed'
+  h.failure_count = nil
+end
+s.version = int('version', 0, 0)
+s.opened_at_ms = int('opened_at_ms', 0, 0)
+s.open_timeout_ms = int('open_timeout_ms', base, 1)
+if s.open_timeout_ms > maxTimeout then s.open_timeout_ms = maxTimeout end
+s.failed_recoveries = int('failed_recoveries', 0, 0)
+s.failure_count = int('failure_count', 0, 0)
+s.half_open_attempts = int('half_open_attempts', 0, 0)
+s.half_open_successes = int('half_open_successes', 0, 0)
+s.forced = h.forced or ''
+if s.forced ~= '' and s.forced ~= 'open' and s.forced ~= 'closed' then
+  table.insert(repaired, 'forced=' .. string.sub(s.forced, 1, 32) .. ' is invalid; cleared')
+  s.forced = ''
+end
+s.circuit_opens = int('circuit_opens', 0, 0)
+s.successful_recoveries = int('successful_recoveries', 0, 0)
+s.total_successes = int('total_successes', 0, 0)
+s.total_failures = int('total_failures', 0, 0)
+s.time_in_open_ms = int('time_in_open_ms', 0, 0)
+s.half_open_at_ms = int('half_open_at_ms', 0, 0)
+s.total_calls = int('total_calls', 0, 0)
+s.slow_calls = int('slow_calls', 0, 0)
+s.leases = h.leases or ''
+s.contributors = h.contributors or ''
+s.window_contributors = h.window_contributors or ''
+s.window = h.window or ''
+s.buckets = h.buckets or ''
+if s.state == 'open' and s.opened_at_ms == 0 then
+  -- Without a start the breaker would stay open until the TTL lapses: start it now, and save that.
+  s.opened_at_ms = now
+  table.insert(repaired, 'open without opened_at_ms; opened_at_ms set to now')
+end
+local dirty = isNew or #repaired > 0
+local transitioned = 0
+local result = 'ok'
+
+-- Trip-policy bookkeeping ----------------------------------------------------------------
+-- Count window: last N outcome characters. Time window: buckets "start:calls:fails:slow,...".
+local countWindow = cfg.cw or 0
+local timeWindowMs = cfg.tw_ms or 0
+local bucketMs = 1000
+if timeWindowMs > 0 then bucketMs = math.max(100, math.floor(timeWindowMs / 20)) end
+
+local buckets = {}
+local function loadBuckets()
+  buckets = {}
+  if timeWindowMs <= 0 then return end
+  for b, c, f, sl in string.gmatch(s.buckets, '(%d+):(%d+):(%d+):(%d+)') do
+    local start = tonumber(b)
+    if start > now - timeWindowMs then
+      table.insert(buckets, {start, tonumber(c), tonumber(f), tonumber(sl)})
+    end
+  end
+end
+local function saveBuckets()
+  local parts = {}
+  for _, b in ipairs(buckets) do table.insert(parts, b[1] .. ':' .. b[2] .. ':' .. b[3] .. ':' .. b[4]) end
+  s.buckets = table.concat(parts, ',')
+end
+local function addToBucket(failed, slow, n)
+  if timeWindowMs <= 0 then return end
+  local start = now - (now % bucketMs)
+  local last = buckets[#buckets]
+  if last == nil or last[1] ~= start then
+    last = {start, 0, 0, 0}
+    table.insert(buckets, last)
+  end
+  last[2] = last[2] + n
+  if failed then last[3] = last[3] + n end
+  if slow then last[4] = last[4] + n end
+end
+local function bucketTotals()
+  local c, f, sl = 0, 0, 0
+  for _, b in ipairs(buckets) do c = c + b[2]; f = f + b[3]; sl = sl + b[4] end
+  return c, f, sl
+end
+local function windowTotals()
+  local c = string.len(s.window)
+  local _, f = string.gsub(s.window, '[Ff]', '')
+  local _, sl = string.gsub(s.window, '[sf]', '')
+  return c, f, sl
+end
+
+-- Quorum bookkeeping. `contributors`: instances with a failure in the current run of
+-- consecutive failures (cleared when a success resets failure_count). `window_contributors`:
+-- "id:at_ms:seq" per instance with a failure still inside a window policy's window (aged out by
+-- time for time windows, by call count -- seq is total_calls at that failure -- for count windows).
+local usesWindows = timeWindowMs > 0 or countWindow > 0
+local function addContributor()
+  if quorum <= 1 then return end
+  local known = false
+  for id in string.gmatch(s.contributors, '[^,]+') do if id == by then known = true end end
+  if not known then
+    if s.contributors == '' then s.contributors = by else s.contributors = s.contributors .. ',' .. by end
+  end
+  if usesWindows then
+    local kept = {by .. ':' .. now .. ':' .. s.total_calls}
+    for id, at, seq in string.gmatch(s.window_contributors, '([^:,]+):(%d+):(%d+)') do
+      if id ~= by then table.insert(kept, id .. ':' .. at .. ':' .. seq) end
+    end
+    s.window_contributors = table.concat(kept, ',')
+  end
+end
+local function contributorCount()
+  local n = 0
+  for _ in string.gmatch(s.contributors, '[^,]+') do n = n + 1 end
+  return n
+end
+-- Drops instances whose last failure has left every window, and counts the rest.
+local function windowContributorCount()
+  local kept, n = {}, 0
+  for id, at, seq in string.gmatch(s.window_contributors, '([^:,]+):(%d+):(%d+)') do
+    local inTime = timeWindowMs > 0 and tonumber(at) > now - timeWindowMs
+    local inCount = countWindow > 0 and tonumber(seq) > s.total_calls - countWindow
+    if inTime or inCount then
+      table.insert(kept, id .. ':' .. at .. ':' .. seq)
+      n = n + 1
+    end
+  end
+  s.window_contributors = table.concat(kept, ',')
+  return n
+end
+
+-- Which policy fires, or nil. With a quorum, each policy needs that many distinct instances
+-- among the failures it counts.
+local function tripReason()
+  local consecutiveQuorum = quorum <= 1 or contributorCount() >= quorum
+  local windowQuorum = quorum <= 1 or (usesWindows and windowContributorCount() >= quorum)
+  if consecutiveQuorum and threshold > 0 and s.failure_count >= threshold then return 'failure_threshold' end
+  if not windowQuorum then return nil end
+  local fwCount = cfg.fw_count or 0
+  if fwCount > 0 and timeWindowMs > 0 then
+    local _, f = bucketTotals()
+    if f >= fwCount then return 'failures_in_window' end
+  end
+  local ratePct = cfg.rate or 0
+  local slowPct = cfg.slow_rate or 0
+  if ratePct > 0 or slowPct > 0 then
+    local c, f, sl
+    if countWindow > 0 then c, f, sl = windowTotals() else c, f, sl = bucketTotals() end
+    if c >= (cfg.min_calls or 1) and c > 0 then
+      if ratePct > 0 and (100 * f / c) >= ratePct then return 'failure_rate' end
+      if slowPct > 0 and (100 * sl / c) >= slowPct then return 'slow_call_rate' end
+    end
+  end
+  return nil
+end
+
+local function clearTripCounters()
+  s.failure_count = 0
+  s.contributors = ''
+  s.window_contributors = ''
+  s.window = ''
+  s.buckets = ''
+  buckets = {}
+end
+
+-- Transitions -----------------------------------------------------------------------------
+-- Every change other instances must see: version + 1 (the optimistic lock) and one event per
+-- version, encoded now (before any write, so a value cjson cannot encode fails the call cleanly).
+local events = {}
+-- Why the stored version last moved: returned with every reply, so an instance that learns of
+-- another's transition from a reply knows why (e.g. a reset must also reset its local breaker).
+local lastReason = h.last_reason or ''
+local function publishChange(from, reason)
+  s.version = s.version + 1
+  transitioned = 1
+  dirty = true
+  lastReason = reason
+  table.insert(events, cjson.encode({name = name, from = from, to = s.state, version = s.version, by = by,
+           at_ms = now, reason = reason, opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms,
+           forced = s.forced, failed_recoveries = s.failed_recoveries}))
+end
+
+local function transition(to, reason)
+  local from = s.state
+  if from == 'open' and to ~= 'open' then
+    s.time_in_open_ms = s.time_in_open_ms + math.max(0, now - s.opened_at_ms)
+  end
+  s.state = to
+  if to == 'open' then
+    s.opened_at_ms = now
+    s.circuit_opens = s.circuit_opens + 1
+  end
+  if to == 'half-open' then
+    s.half_open_at_ms = now
+    s.half_open_attempts = 0
+    s.half_open_successes = 0
+    s.leases = ''
+  end
+  if to == 'closed' then
+    s.failed_recoveries = 0
+    s.open_timeout_ms = base
+    s.half_open_attempts = 0
+    s.half_open_successes = 0
+    s.leases = ''
+  end
+  clearTripCounters()
+  publishChange(from, reason)
+end
+
+local function timeout(failedRecoveries)
+  local value = base * (mult ^ failedRecoveries)
+  if value > maxTimeout then value = maxTimeout end
+  return math.max(1, math.floor(value + 0.5))
+end
+
+local function pruneLeases()
+  local kept = {}
+  local active = 0
+  for token, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
+    if tonumber(expiry) > now then
+      table.insert(kept, token .. ':' .. expiry)
+      active = active + 1
+    end
+  end
+  local pruned = table.concat(kept, ',')
+  if pruned ~= s.leases then dirty = true end
+  s.leases = pruned
+  return active
+end
+local function takeLease(token)
+  local kept = {}
+  local found = false
+  for tok, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
+    if tok == token then found = tonumber(expiry) > now else table.insert(kept, tok .. ':' .. expiry) end
+  end
+  s.leases = table.concat(kept, ',')
+  return found
+end
+
+-- Open -> half-open once the stored deadline has passed (server clock), unless forced.
+local function maybeHalfOpen()
+  if s.state == 'open' and s.forced ~= 'open' then
+    local minOpen = cfg.min_open_ms or 0
+    local due = s.opened_at_ms + math.max(s.open_timeout_ms, minOpen)
+    if now >= due then transition('half-open', 'open_timeout_elapsed') end
+  end
+end
+
+-- Closed -> open when a trip policy fires (a trip from closed starts the backoff at base).
+local function tripIfDue()
+  local reason = tripReason()
+  if reason == nil then return false end
+  s.open_timeout_ms = timeout(0)
+  s.failed_recoveries = 0
+  transition('open', reason)
+  return true
+end
+
+-- Half-open for longer than half_open_max_wait: reopen, counted as a failed recovery.
+local function maybeReopenStaleHalfOpen()
+  local maxWait = cfg.ho_max_wait_ms or 0
+  if maxWait > 0 and s.state == 'half-open' and s.half_open_at_ms > 0 and now - s.half_open_at_ms >= maxWait then
+    s.failed_recoveries = s.failed_recoveries + 1
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'half_open_max_wait')
+  end
+end
+
+-- Operations ------------------------------------------------------------------------------
+-- Past this many failures in one run every policy has crossed its threshold or cannot (see record).
+local stepwiseLimit = math.max(threshold, cfg.fw_count or 0, countWindow, cfg.min_calls or 0) + 2
+
+if op == 'record' then
+  -- arg is run-length encoded, in call order: "S120F3s2" = 120 successes, 3 failures, 2 slow successes.
+  loadBuckets()
+  local recorded = 0
+  for c, count in string.gmatch(arg, '([SFsf])(%d+)') do
+    local n = tonumber(count)
+    local failed = (c == 'F' or c == 'f')
+    local slow = (c == 's' or c == 'f')
+    recorded = recorded + n
+    s.total_calls = s.total_calls + n
+    if failed then s.total_failures = s.total_failures + n else s.total_successes = s.total_successes + n end
+    if slow then s.slow_calls = s.slow_calls + n end
+    if s.state == 'closed' and s.forced == '' then
+      if failed then
+        -- Failures one by one while a policy can still cross its threshold, so the trip happens
+        -- at exactly the tripping failure; past every threshold the rest of the run is applied
+        -- at once (the work per call is bounded whatever the batch size: no BUSY Redis).
+        local stepwise = math.min(n, stepwiseLimit)
+        local applied = 0
+        for _ = 1, stepwise do
+          applied = applied + 1
+          s.failure_count = s.failure_count + 1
+          addContributor()
+          if countWindow > 0 then s.window = s.window .. c end
+          addToBucket(true, slow, 1)
+          if countWindow > 0 and string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+          if tripIfDue() then break end
+        end
+        local rest = n - applied
+        if rest > 0 and s.state == 'closed' then
+          s.failure_count = s.failure_count + rest
+          if countWindow > 0 then
+            s.window = s.window .. string.rep(c, math.min(rest, countWindow))
+            if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+          end
+          addToBucket(true, slow, rest)
+          tripIfDue()
+        end
+      else
+        s.failure_count = 0
+        s.contributors = ''
+        if countWindow > 0 then
+          s.window = s.window .. string.rep(c, math.min(n, countWindow))
+          if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+        end
+        addToBucket(false, slow, n)
+        -- A success can bring the window up to its minimum number of calls: rate policies fire then too.
+        tripIfDue()
+      end
+    end
+  end
+  saveBuckets()
+  dirty = dirty or recorded > 0
+elseif op == 'acquire' then
+  maybeReopenStaleHalfOpen()
+  maybeHalfOpen()
+  if s.state == 'half-open' then
+    local active = pruneLeases()
+    if active < halfOpenMax then
+      local lease = tonumber(arg2) or 15000
+      if s.leases == '' then s.leases = arg .. ':' .. (now + lease) else s.leases = s.leases .. ',' .. arg .. ':' .. (now + lease) end
+      s.half_open_attempts = s.half_open_attempts + 1
+      dirty = true
+      result = 'granted'
+    else
+      result = 'denied'
+    end
+  elseif s.state == 'closed' then
+    result = 'closed'
+  else
+    result = 'denied'
+  end
+elseif op == 'probe' then
+  -- A probe result counts in the statistics whenever it arrives. It decides the half-open
+  -- period it was granted in (same stored version) even after its lease expired: a late
+  -- failure still reopens with backoff. From an earlier period it only counts.
+  local token, outcome, grantedVersion = string.match(arg, '^([^:,]+):([SFI]):?(%d*)$')
+  if token == nil then
+    return redis.error_reply('probe argument must be token:S|F|I[:version], got ' .. string.sub(tostring(arg), 1, 64))
+  end
+  local held = takeLease(token)
+  local samePeriod = s.state == 'half-open' and (held or tostring(s.version) == grantedVersion)
+  if outcome ~= 'I' then
+    s.total_calls = s.total_calls + 1
+    if outcome == 'S' then s.total_successes = s.total_successes + 1 else s.total_failures = s.total_failures + 1 end
+    dirty = true
+  end
+  if held then dirty = true end
+  if not samePeriod then
+    result = 'stale'
+  else
+    if not held then result = 'late' end
+    if outcome == 'S' then
+      s.half_open_successes = s.half_open_successes + 1
+      if s.half_open_successes >= successThreshold then
+        s.successful_recoveries = s.successful_recoveries + 1
+        transition('closed', 'probes_succeeded')
+      end
+    elseif outcome == 'F' then
+      s.failed_recoveries = s.failed_recoveries + 1
+      s.open_timeout_ms = timeout(s.failed_recoveries)
+      transition('open', 'probe_failed')
+    end
+  end
+elseif op == 'force_open' then
+  s.forced = 'open'
+  if s.state ~= 'open' then
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'forced_open')
+  else
+    publishChange('open', 'forced_open')
+  end
+elseif op == 'force_close' or op == 'reset' then
+  if op == 'force_close' then s.forced = 'closed' else s.forced = '' end
+  s.failed_recoveries = 0
+  if s.state ~= 'closed' then
+    transition('closed', op == 'reset' and 'reset' or 'forced_closed')
+  else
+    clearTripCounters()
+    s.open_timeout_ms = base
+    publishChange('closed', op == 'reset' and 'reset' or 'forced_closed')
+  end
+elseif op == 'reconcile_open' then
+  -- An instance tripped its local breaker while Redis was away: the more cautious state wins,
+  -- but only if nobody changed the stored breaker since the instance last saw it (CAS on version).
+  if s.state == 'closed' and s.forced == '' and tostring(s.version) == arg then
+    s.open_timeout_ms = timeout(s.failed_recoveries)
+    transition('open', 'reconciled_after_outage')
+  else
+    result = 'kept'
+  end
+elseif op == 'touch' then
+  maybeReopenStaleHalfOpen()
+  maybeHalfOpen()
+else
+  return redis.error_reply('unknown breaker op ' .. tostring(op))
+end
+
+-- Save ------------------------------------------------------------------------------------
+if dirty then
+  -- Keep the window-contributor list to instances still inside a window (bounded size).
+  if quorum > 1 and usesWindows and s.window_contributors ~= '' then windowContributorCount() end
+  redis.call('HSET', key,
+    'state', s.state, 'version', s.version, 'opened_at_ms', s.opened_at_ms,
+    'open_timeout_ms', s.open_timeout_ms, 'failed_recoveries', s.failed_recoveries,
+    'failure_count', s.failure_count, 'half_open_attempts', s.half_open_attempts,
+    'half_open_successes', s.half_open_successes, 'forced', s.forced,
+    'updated_by', by, 'updated_at_ms', now,
+    'circuit_opens', s.circuit_opens, 'successful_recoveries', s.successful_recoveries,
+    'total_successes', s.total_successes, 'total_failures', s.total_failures,
+    'time_in_open_ms', s.time_in_open_ms, 'total_calls', s.total_calls, 'slow_calls', s.slow_calls,
+    'leases', s.leases, 'contributors', s.contributors, 'window_contributors', s.window_contributors,
+    'window', s.window, 'buckets', s.buckets,
+    'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout,
+    'half_open_at_ms', s.half_open_at_ms, 'last_reason', lastReason)
+  redis.call('EXPIRE', key, TTL)
+end
+for _, payload in ipairs(events) do
+  redis.call('PUBLISH', channel, payload)
+end
+
+return {s.state, s.version, s.opened_at_ms, s.open_timeout_ms, s.forced, now, result, transitioned,
+        s.failed_recoveries, s.failure_count, s.half_open_attempts, s.half_open_successes,
+        table.concat(repaired, '; '), lastReason}
