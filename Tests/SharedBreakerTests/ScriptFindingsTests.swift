@@ -23,6 +23,21 @@ struct ScriptFindingsTests {
         try ScriptReply(try await BreakerScript.call(pool, name: name, operation: operation, instanceID: by, configuration: config, argument: argument, extra: extra))
     }
 
+    /// Up to `count` events from `subscriber`, or fewer once `timeout` has passed (never hangs).
+    func collectEvents(_ subscriber: RedisSubscriber, count: Int, timeout: Duration = .seconds(10)) async -> [BreakerEvent?] {
+        let watchdog = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { subscriber.close() }
+        }
+        defer { watchdog.cancel() }
+        var events: [BreakerEvent?] = []
+        for await event in subscriber.events {
+            if case .message(let message) = event { events.append(BreakerEvent.decode(message.payload)) }
+            if events.count >= count { break }
+        }
+        return events
+    }
+
     /// Waits until Redis server time has moved `milliseconds` past `start` (a condition, not a sleep).
     func waitServerTime(past start: Int64, by milliseconds: Int64) async throws {
         let passed = await eventually(timeout: .seconds(30)) {
@@ -130,9 +145,8 @@ struct ScriptFindingsTests {
         // A second action increments the repaired version by exactly one.
         let next = try await op(name, "reset", config: "base_ms=60000")
         #expect(next.version == reply.version + 1)
-        var iterator = events.events.makeAsyncIterator()
-        guard case .message(let message)? = await iterator.next() else { Issue.record("no event published"); return }
-        #expect(BreakerEvent.decode(message.payload)?.version == reply.version)
+        let published = await collectEvents(events, count: 1)
+        #expect(published.first??.version == reply.version, "events: \(published)")
     }
 
     @Test("finding 8: StoredBreakerState never traps on huge or fractional numbers", arguments: ["1e19", "1e20", "inf", "-1", "3.5", "9007199254740993"])
@@ -170,11 +184,7 @@ struct ScriptFindingsTests {
             try await waitServerTime(past: last.serverNowMilliseconds, by: 2)
             last = try await op(name, "touch", config: config)
         }
-        var versions: [Int] = []
-        var iterator = events.events.makeAsyncIterator()
-        while versions.count < last.version, case .message(let message)? = await iterator.next() {
-            versions.append(BreakerEvent.decode(message.payload)?.version ?? -1)
-        }
+        let versions = await collectEvents(events, count: last.version, timeout: .seconds(5)).map { $0?.version ?? -1 }
         #expect(versions == Array(1...last.version), "events \(versions) for versions 1...\(last.version)")
         #expect(try await storedFields(name, pool)["open_timeout_ms"] != "0")
     }
