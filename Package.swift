@@ -46,11 +46,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            plugins: ["EmbedLua"]
+            plugins: ["EmbedText"]
         ),
-        // Build-time embedding of .lua files as Swift string constants (no runtime bundle).
-        .executableTarget(name: "embed-lua"),
-        .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["embed-lua"]),
+        // Build-time embedding of .lua and .html files as Swift string constants (no runtime bundle).
+        .executableTarget(name: "embed-text"),
+        .plugin(name: "EmbedText", capability: .buildTool(), dependencies: ["embed-text"]),
         // YAML config: parsing and validation with field paths.
         .target(
             name: "BreakwaterConfig",
@@ -80,7 +80,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            plugins: ["EmbedText"]
         ),
         // The CLI; the only place that bootstraps logging and metrics.
         .executableTarget(

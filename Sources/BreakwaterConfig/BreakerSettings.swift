@@ -23,6 +23,8 @@ public struct BreakerSettings: Sendable, Equatable, Hashable {
     public var tripQuorum: Int
     /// Behaviour while Redis is unreachable (`on_store_failure`).
     public var onStoreFailure: StoreFailurePolicy
+    /// `enforce` (default) or `shadow`: evaluate fleet-wide but never reject (`mode`).
+    public var mode: BreakerMode = .enforce
     /// Trip when `count` failures happen within `window` (`failure_window_seconds` + `failure_window_count`).
     public var failureWindow: FailureWindow?
     /// Trip on a failure rate over a sliding window (`failure_rate_percent` + window + `minimum_calls`).

@@ -16,7 +16,7 @@ extension ConfigReader {
         "backoff_multiplier", "max_open_timeout_seconds", "trip_quorum", "on_store_failure",
         "failure_window_seconds", "failure_window_count", "failure_rate_percent", "rate_window_calls",
         "rate_window_seconds", "minimum_calls", "slow_call_rate_percent", "slow_call_seconds",
-        "minimum_open_seconds", "half_open_max_wait_seconds",
+        "minimum_open_seconds", "half_open_max_wait_seconds", "mode",
     ]
 
     /// Reads the whole file; returns `nil` when any problem was found.
@@ -250,6 +250,7 @@ extension ConfigReader {
         if let v = choice(f["on_store_failure"], at: p("on_store_failure"), as: StoreFailurePolicy.self, what: "policy") {
             settings.onStoreFailure = v
         }
+        if let v = choice(f["mode"], at: p("mode"), as: BreakerMode.self, what: "mode") { settings.mode = v }
         settings.minimumOpen = seconds(f["minimum_open_seconds"], at: p("minimum_open_seconds"))
         settings.halfOpenMaxWait = breakerSeconds(f["half_open_max_wait_seconds"], at: p("half_open_max_wait_seconds"))
 

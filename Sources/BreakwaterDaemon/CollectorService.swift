@@ -1,6 +1,7 @@
 import BreakerCore
 import BreakwaterConfig
 import Collectors
+import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -32,11 +33,15 @@ struct CollectorService: Service {
         logger.info("collector started", metadata: ["kind": "\(configuration.kind.rawValue)", "interval": "\(configuration.interval)"])
         let polls = Counter(label: "breakwater_polls_total", dimensions: [("breaker", name.rawValue), ("result", "polled")])
         let skipped = Counter(label: "breakwater_polls_total", dimensions: [("breaker", name.rawValue), ("result", "rejected")])
+        // For "poll overdue" alerts: when this instance last polled, and how often it should.
+        let lastPoll = Gauge(label: "breakwater_last_poll_timestamp_seconds", dimensions: [("breaker", name.rawValue)])
+        Gauge(label: "breakwater_poll_interval_seconds", dimensions: [("breaker", name.rawValue)]).record(Double(configuration.interval.components.seconds) + Double(configuration.interval.components.attoseconds) / 1e18)
         while !Task.isCancelled {
             var delay = configuration.interval
             do {
-                let ticket = try await breaker.acquire()
+                let ticket = try await breaker.acquire(callTimeout: configuration.timeout)
                 polls.increment()
+                lastPoll.record(Date().timeIntervalSince1970)
                 let started = breaker.clock.now()
                 let verdict = await fetcher.poll(source)
                 let elapsed = breaker.clock.now() - started

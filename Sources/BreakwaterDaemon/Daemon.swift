@@ -64,14 +64,18 @@ public struct Daemon: Sendable {
             throw DaemonError(message: "\(error)")
         }
 
+        let router = HTTPEndpoints.router(group: group, registry: registry)
+        let dashboard = FleetDashboard(store: group.store, redis: redis, instance: instanceID, logger: logger)
+        dashboard.addRoutes(to: router)
         let app = Application(
-            router: HTTPEndpoints.router(group: group, registry: registry),
+            router: router,
             configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "breakwater"),
             logger: logger
         )
-        // Shutdown runs in reverse order: collectors stop first, then HTTP, then the breaker
-        // group flushes its queued outcomes and closes Redis.
-        let services: [any Service] = [BreakerGroupService(group: group), app] + collectors
+        // Shutdown runs in reverse order: collectors stop first, then the dashboard ends its
+        // event streams, then HTTP, then the breaker group flushes its queued outcomes and
+        // closes Redis.
+        let services: [any Service] = [BreakerGroupService(group: group), app, DashboardService(dashboard: dashboard)] + collectors
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -34,9 +34,21 @@ enum HTTPEndpoints {
             )
         }
         router.get("/breakers") { _, _ -> Response in
+            // The local view and local breaker, plus the fleet statistics read from Redis now
+            // (left out, not an error, when Redis cannot be read).
+            let admin = BreakerAdmin(store: group.store, instanceID: group.instanceID)
+            let now = try? await admin.serverTimeMilliseconds()
+            var statuses: [SharedBreakerStatus] = []
+            for breaker in group.all {
+                var status = breaker.status()
+                if let now, let entry = try? await admin.read(breaker.name) {
+                    status.fleet = .init(stored: entry.state, nowMilliseconds: now, halfOpenMaxCalls: breaker.options.breaker.halfOpenMaxCalls)
+                }
+                statuses.append(status)
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = (try? encoder.encode(group.all.map { $0.status() })) ?? Data("[]".utf8)
+            let data = (try? encoder.encode(statuses)) ?? Data("[]".utf8)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         return router

@@ -37,7 +37,8 @@ extension SharedBreakerOptions {
             breaker: config,
             tripQuorum: settings.tripQuorum,
             onStoreFailure: settings.onStoreFailure,
-            probeLease: callTimeout + .seconds(5)
+            probeLease: callTimeout + .seconds(5),
+            mode: settings.mode
         )
     }
 }

@@ -32,15 +32,25 @@ public struct BreakerAdmin: Sendable {
     ///
     /// - Returns: the entry, or `nil` if `cb_state:<name>` does not exist.
     /// - Throws: ``RedisError`` (unreachable, or the key is not a hash).
+    /// An override whose `--for` has passed is lapsed first (by the script, on Redis server
+    /// time), so what is shown is never an override that no longer holds.
     public func read(_ name: BreakerName) async throws -> Entry? {
         let replies = try await store.pipeline([
             RedisCommand("HGETALL", name.stateKey),
             RedisCommand("TTL", name.stateKey),
+            RedisCommand("TIME"),
         ])
         let fields = try replies[0].get().fieldDictionary ?? [:]
         guard !fields.isEmpty else { return nil }
         let ttl = (try? replies[1].get().int) ?? -2
-        return Entry(name: name, state: StoredBreakerState(fields: fields), ttlSeconds: ttl, fields: fields)
+        let state = StoredBreakerState(fields: fields)
+        if state.forced != nil, state.forcedUntilMilliseconds > 0,
+           let time = try? replies[2].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int,
+           seconds * 1000 + micros / 1000 >= state.forcedUntilMilliseconds {
+            _ = try await BreakerScript.call(store, name: name, operation: "touch", instanceID: instanceID, configuration: "")
+            return try await read(name)
+        }
+        return Entry(name: name, state: state, ttlSeconds: ttl, fields: fields)
     }
 
     /// Every breaker in Redis (SCAN `cb_state:*`), sorted by name; keys with invalid names are skipped.
@@ -64,15 +74,38 @@ public struct BreakerAdmin: Sendable {
         return entries
     }
 
-    /// Forces the breaker open on every instance until ``reset(_:)``.
-    public func forceOpen(_ name: BreakerName) async throws -> StoredBreakerState { try await act("force_open", name) }
-    /// Forces the breaker closed on every instance until ``reset(_:)``.
-    public func forceClose(_ name: BreakerName) async throws -> StoredBreakerState { try await act("force_close", name) }
+    /// Forces the breaker open on every instance until ``reset(_:_:)`` or until `manual.duration` lapses.
+    public func forceOpen(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
+        try await act("force_open", name, manual)
+    }
+    /// Forces the breaker closed on every instance until ``reset(_:_:)`` or until `manual.duration` lapses.
+    public func forceClose(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
+        try await act("force_close", name, manual)
+    }
     /// Closes the breaker, clears overrides and counters; statistics are kept.
-    public func reset(_ name: BreakerName) async throws -> StoredBreakerState { try await act("reset", name) }
+    public func reset(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
+        try await act("reset", name, ManualAction(actor: manual.actor, note: manual.note))
+    }
 
-    private func act(_ operation: String, _ name: BreakerName) async throws -> StoredBreakerState {
-        _ = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: "")
+    /// The newest ledger entries of a breaker (`cb_log:<name>`), newest first.
+    ///
+    /// - Parameter limit: at most this many entries.
+    public func history(_ name: BreakerName, limit: Int = 20) async throws -> [LedgerEntry] {
+        let reply = try await store.execute("XREVRANGE", name.logKey, "+", "-", "COUNT", max(1, limit))
+        return (reply.array ?? []).compactMap(LedgerEntry.init)
+    }
+
+    /// Redis server time in milliseconds.
+    public func serverTimeMilliseconds() async throws -> Int64 {
+        let time = try await store.execute("TIME").array ?? []
+        guard time.count == 2, let seconds = time[0].int, let micros = time[1].int else {
+            throw RedisError(.protocolError, "TIME returned \(time)")
+        }
+        return seconds * 1000 + micros / 1000
+    }
+
+    private func act(_ operation: String, _ name: BreakerName, _ manual: ManualAction) async throws -> StoredBreakerState {
+        _ = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: "", manual: manual)
         return try await read(name)?.state ?? StoredBreakerState()
     }
 }

@@ -8,8 +8,13 @@ struct BreakerMetrics: Sendable {
     let failures: Counter
     let ignored: Counter
     let rejected: Counter
+    let wouldReject: Counter
     let droppedOutcomes: Counter
     let storeAvailable: Gauge
+    let stateSeconds: Gauge
+    let healthScore: Gauge
+    let viewStaleness: Gauge
+    let forced: Gauge
     let redisRoundTrip: Timer
     let name: BreakerName
 
@@ -21,8 +26,13 @@ struct BreakerMetrics: Sendable {
         failures = Counter(label: "breakwater_calls_total", dimensions: breaker + [("outcome", "failure")])
         ignored = Counter(label: "breakwater_calls_total", dimensions: breaker + [("outcome", "ignored")])
         rejected = Counter(label: "breakwater_rejected_calls_total", dimensions: breaker)
+        wouldReject = Counter(label: "breakwater_would_reject_total", dimensions: breaker)
         droppedOutcomes = Counter(label: "breakwater_outcomes_dropped_total", dimensions: breaker)
         storeAvailable = Gauge(label: "breakwater_breaker_store_available", dimensions: breaker)
+        stateSeconds = Gauge(label: "breakwater_breaker_state_seconds", dimensions: breaker)
+        healthScore = Gauge(label: "breakwater_breaker_health_score", dimensions: breaker)
+        viewStaleness = Gauge(label: "breakwater_breaker_view_staleness_seconds", dimensions: breaker)
+        forced = Gauge(label: "breakwater_breaker_forced", dimensions: breaker)
         redisRoundTrip = Timer(label: "breakwater_redis_roundtrip_seconds", dimensions: [("operation", "breaker_script")], preferredDisplayUnit: .seconds)
         storeAvailable.record(1)
     }
@@ -46,6 +56,9 @@ struct BreakerMetrics: Sendable {
 
     func recordTransition(_ transition: SharedTransition) {
         recordState(transition.to)
-        Counter(label: "breakwater_transitions_total", dimensions: [("breaker", name.rawValue), ("from", transition.from.rawValue), ("to", transition.to.rawValue)]).increment()
+        Counter(label: "breakwater_transitions_total", dimensions: [
+            ("breaker", name.rawValue), ("from", transition.from.rawValue), ("to", transition.to.rawValue),
+            ("reason", transition.reason.isEmpty ? "unknown" : transition.reason),
+        ]).increment()
     }
 }

@@ -30,6 +30,8 @@ public struct BreakerName: Sendable, Hashable, Comparable, CustomStringConvertib
     public var stateKey: String { "cb_state:" + rawValue }
     /// The channel transitions are published on: `cb_events:<name>`.
     public var eventsChannel: String { "cb_events:" + rawValue }
+    /// The ledger stream: every transition and manual action, `cb_log:<name>` (SPEC §10).
+    public var logKey: String { "cb_log:" + rawValue }
     /// The stream collected records go to: `collector:<name>`.
     public var streamKey: String { "collector:" + rawValue }
 

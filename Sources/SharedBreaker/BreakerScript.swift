@@ -1,5 +1,5 @@
 /// The Lua scripts of the shared breaker, embedded at build time from `Lua/*.lua` by the
-/// `EmbedLua` build plugin (so they stay readable and runnable with `redis-cli --eval`,
+/// `EmbedText` build plugin (so they stay readable and runnable with `redis-cli --eval`,
 /// and the binary needs no resource bundle).
 enum LuaSource {}
 

@@ -30,8 +30,10 @@ extension SharedBreaker {
     /// Adopts a script reply. Announces only when the version moved forward: the same
     /// transition may already have arrived as this instance's own pub/sub event.
     private func adopt(_ reply: ScriptReply, serverOffset: Int64) {
+        let confirmedAt = clock.now()
         let transition = inner.withLock { inner -> SharedTransition? in
             inner.serverOffsetMilliseconds = serverOffset
+            inner.viewConfirmedAt = confirmedAt
             guard reply.version >= inner.view.version else { return nil }
             let before = inner.view
             inner.view.apply(reply, by: instanceID)
@@ -47,8 +49,10 @@ extension SharedBreaker {
             logger.warning("ignored breaker event with an unknown state", metadata: ["to": "\(event.to)"])
             return
         }
+        let confirmedAt = clock.now()
         let transition = inner.withLock { inner -> SharedTransition? in
             guard event.version > inner.view.version else { return nil }
+            inner.viewConfirmedAt = confirmedAt
             let from = inner.view.state
             inner.view.state = to
             inner.view.version = event.version
@@ -85,6 +89,8 @@ extension SharedBreaker {
             stored = StoredBreakerState()
         }
         let (decision, transition, outage) = inner.withLock { inner -> (RefreshDecision, SharedTransition?, [OutcomeRun]) in
+            inner.viewConfirmedAt = receivedAt
+            if let health = stored.healthScore { metrics.healthScore.record(health) }
             let localTripped = inner.trippedDuringOutage && inner.local.state == .open && options.onStoreFailure == .local
             let decision = RefreshDecision.decide(
                 view: inner.view, versionAtRead: versionAtRead, stored: stored,
@@ -179,6 +185,7 @@ extension SharedBreaker {
     func announce(_ transition: SharedTransition) {
         let now = clock.now()
         inner.withLock { inner in
+            if transition.from != transition.to { inner.stateSince = now }
             // A manual close or reset reaches the local breaker too, whatever the quorum; with
             // quorum 1 the local breaker is only a stand-in for outages and follows every close.
             let manualClose = transition.reason == "forced_closed" || transition.reason == "reset"
@@ -192,5 +199,29 @@ extension SharedBreaker {
             "version": "\(transition.version)", "reason": "\(transition.reason)", "by": "\(transition.by)",
         ])
         for observer in observers.withLock({ $0 }) { observer(transition) }
+    }
+}
+
+extension SharedBreaker {
+    /// A periodic poll confirmed the view (the stored version matched) and read the fleet's
+    /// lifetime counts: refresh the health, time-in-state, staleness and forced gauges.
+    func notePoll(confirmed: Bool, successes: Int64?, failures: Int64?) {
+        let now = clock.now()
+        let (since, confirmedAt, forced) = inner.withLock { inner -> (BreakerInstant, BreakerInstant, ForcedState?) in
+            if confirmed { inner.viewConfirmedAt = now }
+            return (inner.stateSince, inner.viewConfirmedAt, inner.view.forced)
+        }
+        if let successes, let failures, successes + failures > 0 {
+            metrics.healthScore.record(Double(successes) / Double(successes + failures))
+        }
+        metrics.stateSeconds.record((now - since).secondsValue)
+        metrics.viewStaleness.record((now - confirmedAt).secondsValue)
+        metrics.forced.record(forced == .open ? 1 : forced == .closed ? 2 : 0)
+    }
+}
+
+extension Duration {
+    var secondsValue: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

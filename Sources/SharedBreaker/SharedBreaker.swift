@@ -51,6 +51,10 @@ public final class SharedBreaker: Sendable {
         /// With `trip_quorum` > 1: outcomes recorded while Redis was unreachable, sent as an
         /// ordinary batch when it returns (the quorum decides, not a reconcile-open).
         var outageRuns: [OutcomeRun] = []
+        /// Local time of the last change of the shared state this instance saw (metrics).
+        var stateSince: BreakerInstant
+        /// Local time of the last reply, event or poll that confirmed or updated the view.
+        var viewConfirmedAt: BreakerInstant
     }
 
     /// The breaker's name.
@@ -108,7 +112,8 @@ public final class SharedBreaker: Sendable {
         self.metrics = BreakerMetrics(name: name)
         self.probeTokenPrefix = "\(instanceID)#\(String(UInt32.random(in: .min ... .max), radix: 36))-"
         let machine = try BreakerMachine(config: options.breaker)
-        var initial = Inner(local: machine)
+        let now = clock.now()
+        var initial = Inner(local: machine, stateSince: now, viewConfirmedAt: now)
         initial.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds
         self.inner = Mutex(initial)
         metrics.recordState(.closed)
@@ -150,12 +155,25 @@ public final class SharedBreaker: Sendable {
         case .allowed(let ticket):
             return ticket
         case .rejected(let state, let retryAfter):
+            if options.mode == .shadow { return shadowAdmit() }
             metrics.rejected.increment()
             throw CircuitOpenError(name: name.rawValue, state: state, retryAfter: retryAfter)
         case .needsProbe(let localPermit):
             let lease = callTimeout.map { $0 + Self.probeLeaseMargin } ?? options.probeLease
-            return try await acquireProbe(localPermit: localPermit, lease: lease)
+            do {
+                return try await acquireProbe(localPermit: localPermit, lease: lease)
+            } catch {
+                if options.mode == .shadow { return shadowAdmit() }
+                throw error
+            }
         }
+    }
+
+    /// Shadow mode: the call goes ahead although enforcement would have rejected it; its
+    /// outcome is recorded like any closed-path outcome (the shared state stays evaluated).
+    private func shadowAdmit() -> Ticket {
+        metrics.wouldReject.increment()
+        return Ticket(start: clock.now(), localPermit: nil)
     }
 
     /// Extra lease time beyond a probe call's own timeout (the result's trip to Redis).
@@ -236,7 +254,7 @@ public final class SharedBreaker: Sendable {
         } catch {
             // Redis failed mid-admission: fall back per policy on the next call; reject this one.
             releaseLocal(localPermit)
-            metrics.rejected.increment()
+            if options.mode == .enforce { metrics.rejected.increment() }
             throw CircuitOpenError(name: name.rawValue, state: .open, retryAfter: nil)
         }
         switch reply.result {
@@ -252,7 +270,7 @@ public final class SharedBreaker: Sendable {
                 inner.probeRetryVersion = inner.view.version
                 return inner.view.state == .open ? openRemaining(inner: inner, now: now) : .milliseconds(100)
             }
-            metrics.rejected.increment()
+            if options.mode == .enforce { metrics.rejected.increment() }
             throw CircuitOpenError(name: name.rawValue, state: reply.state, retryAfter: retry)
         }
     }
@@ -380,7 +398,14 @@ public final class SharedBreaker: Sendable {
                 openedAtMilliseconds: openedAt, retryAfterMilliseconds: retry, failedRecoveries: inner.view.failedRecoveries,
                 forced: inner.view.forced, updatedBy: inner.view.updatedBy, tripQuorum: options.tripQuorum,
                 onStoreFailure: options.onStoreFailure, storeAvailable: inner.storeAvailable,
-                local: inner.local.status(name: name.rawValue, at: now)
+                local: inner.local.status(name: name.rawValue, at: now), mode: options.mode,
+                thresholds: .init(
+                    failureThreshold: options.breaker.failureThreshold, openTimeoutMilliseconds: options.breaker.openTimeout.wholeMilliseconds,
+                    maxOpenTimeoutMilliseconds: options.breaker.maxOpenTimeout.wholeMilliseconds, backoffMultiplier: options.breaker.backoffMultiplier,
+                    halfOpenMaxCalls: options.breaker.halfOpenMaxCalls, halfOpenSuccessThreshold: options.breaker.halfOpenSuccessThreshold,
+                    tripQuorum: options.tripQuorum
+                ),
+                fleet: nil
             )
         }
     }

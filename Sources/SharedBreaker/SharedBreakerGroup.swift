@@ -194,7 +194,10 @@ public final class SharedBreakerGroup: Sendable {
     func checkVersions() async {
         let list = all
         guard !list.isEmpty else { return }
-        let commands = list.flatMap { [RedisCommand("HGET", $0.name.stateKey, "version"), RedisCommand("TTL", $0.name.stateKey)] }
+        let commands = list.flatMap { [
+            RedisCommand("HMGET", $0.name.stateKey, "version", "total_successes", "total_failures"),
+            RedisCommand("TTL", $0.name.stateKey),
+        ] }
         do {
             let results = try await store.pipeline(commands)
             var expiring: [BreakerName] = []
@@ -207,14 +210,16 @@ public final class SharedBreakerGroup: Sendable {
                 _ = try await store.pipeline(expiring.map { RedisCommand("EXPIRE", $0.stateKey, "\(Self.stateTTLSeconds)") })
             }
             for (index, breaker) in list.enumerated() {
-                let result = results[2 * index]
-                let stored = (try? result.get())?.int.map(Int.init)
+                let values = (try? results[2 * index].get())?.array ?? []
+                let stored = values.first?.int.map(Int.init)
+                breaker.notePoll(confirmed: stored == breaker.view.version, successes: values.dropFirst().first?.int, failures: values.dropFirst(2).first?.int)
                 let wasUnavailable = !breaker.isStoreAvailable
                 breaker.setStoreAvailable(true)
                 if wasUnavailable || stored != breaker.view.version || breaker.view.state != .closed {
                     try? await breaker.refresh()
-                    if breaker.view.state == .open || breaker.view.state == .halfOpen {
-                        // Lets an open breaker move to half-open on the server clock even when idle.
+                    if breaker.view.state == .open || breaker.view.state == .halfOpen || breaker.view.forced != nil {
+                        // Lets an open breaker move to half-open, and an override with --for
+                        // lapse, on the server clock even when idle.
                         _ = try? await breaker.runScript("touch", argument: "")
                     }
                 }

@@ -10,14 +10,18 @@ public struct SharedBreakerOptions: Sendable, Equatable {
     public var onStoreFailure: StoreFailurePolicy
     /// How long a half-open probe permit lives if its result never arrives.
     public var probeLease: Duration
+    /// `enforce`, or `shadow`: full evaluation fleet-wide, never a rejection.
+    public var mode: BreakerMode
 
     /// Creates options; defaults follow SPEC.md §4.
     public init(
         breaker: BreakerConfig = BreakerConfig(),
         tripQuorum: Int = 1,
         onStoreFailure: StoreFailurePolicy = .local,
-        probeLease: Duration = .seconds(15)
+        probeLease: Duration = .seconds(15),
+        mode: BreakerMode = .enforce
     ) {
+        self.mode = mode
         self.breaker = breaker
         self.tripQuorum = tripQuorum
         self.onStoreFailure = onStoreFailure
@@ -64,6 +68,7 @@ public struct SharedBreakerOptions: Sendable, Equatable {
             ("ho_success", "\(breaker.halfOpenSuccessThreshold)"),
             ("quorum", "\(tripQuorum)"),
             ("min_open_ms", "\(breaker.minimumOpenDuration.wholeMilliseconds)"),
+            ("mode", mode.rawValue),
         ]
         if let maxWait = breaker.halfOpenMaxWait {
             values.append(("ho_max_wait_ms", "\(maxWait.wholeMilliseconds)"))

@@ -22,6 +22,76 @@ public struct SharedBreakerStatus: Sendable, Equatable, Codable {
     public var storeAvailable: Bool
     /// This instance's own breaker (self-protection below quorum, and fallback while Redis is away).
     public var local: BreakerStatus
+    /// `enforce` or `shadow`.
+    public var mode: BreakerMode
+    /// The policy this instance runs the breaker with (the seed's `thresholds` block).
+    public var thresholds: Thresholds
+    /// Fleet-wide lifetime statistics and probe accounting, from `cb_state:<name>` when it
+    /// was last read (`nil` if Redis could not be read).
+    public var fleet: FleetStatistics?
+
+    /// The policy, as `/breakers` shows it.
+    public struct Thresholds: Sendable, Equatable, Codable {
+        public var failureThreshold: Int
+        public var openTimeoutMilliseconds: Int64
+        public var maxOpenTimeoutMilliseconds: Int64
+        public var backoffMultiplier: Double
+        public var halfOpenMaxCalls: Int
+        public var halfOpenSuccessThreshold: Int
+        public var tripQuorum: Int
+
+        enum CodingKeys: String, CodingKey {
+            case failureThreshold = "failure_threshold"
+            case openTimeoutMilliseconds = "open_timeout_ms"
+            case maxOpenTimeoutMilliseconds = "max_open_timeout_ms"
+            case backoffMultiplier = "backoff_multiplier"
+            case halfOpenMaxCalls = "half_open_max_calls"
+            case halfOpenSuccessThreshold = "half_open_success_threshold"
+            case tripQuorum = "trip_quorum"
+        }
+    }
+
+    /// Fleet statistics (SPEC §10) in the seed service's `get_status` shape.
+    public struct FleetStatistics: Sendable, Equatable, Codable {
+        public var statistics: [String: Int64]
+        public var healthScore: Double?
+        public var halfOpen: [String: Int]
+        public var lastFailureTime: Int64?
+        public var lastStateChange: Int64?
+        public var forcedUntilMilliseconds: Int64?
+        public var forcedNote: String?
+        public var forcedActor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case statistics
+            case healthScore = "health_score"
+            case halfOpen = "half_open"
+            case lastFailureTime = "last_failure_time"
+            case lastStateChange = "last_state_change"
+            case forcedUntilMilliseconds = "forced_until_ms"
+            case forcedNote = "forced_note"
+            case forcedActor = "forced_actor"
+        }
+
+        /// - Parameters:
+        ///   - stored: the hash as read.
+        ///   - nowMilliseconds: Redis server time, to include the current open period.
+        ///   - halfOpenMaxCalls: the policy's probe cap.
+        public init(stored: StoredBreakerState, nowMilliseconds: Int64, halfOpenMaxCalls: Int) {
+            statistics = [
+                "circuit_opens": Int64(stored.circuitOpens), "successful_recoveries": Int64(stored.successfulRecoveries),
+                "failed_recoveries_total": Int64(stored.failedRecoveriesTotal), "total_successes": Int64(stored.totalSuccesses),
+                "total_failures": Int64(stored.totalFailures), "time_in_open_ms": stored.timeInOpen(at: nowMilliseconds),
+            ]
+            healthScore = stored.healthScore
+            halfOpen = ["attempts": stored.halfOpenAttempts, "successes": stored.halfOpenSuccesses, "max_calls": halfOpenMaxCalls]
+            lastFailureTime = stored.lastFailureAtMilliseconds > 0 ? stored.lastFailureAtMilliseconds : nil
+            lastStateChange = stored.lastTransitionAtMilliseconds > 0 ? stored.lastTransitionAtMilliseconds : nil
+            forcedUntilMilliseconds = stored.forcedUntilMilliseconds > 0 ? stored.forcedUntilMilliseconds : nil
+            forcedNote = stored.forcedNote.isEmpty ? nil : stored.forcedNote
+            forcedActor = stored.forcedActor.isEmpty ? nil : stored.forcedActor
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case name, instance, state, version, forced, local
@@ -34,5 +104,6 @@ public struct SharedBreakerStatus: Sendable, Equatable, Codable {
         case tripQuorum = "trip_quorum"
         case onStoreFailure = "on_store_failure"
         case storeAvailable = "store_available"
+        case mode, thresholds, fleet
     }
 }

@@ -23,6 +23,20 @@ public struct StoredBreakerState: Sendable, Equatable {
     public var totalSuccesses: Int = 0
     public var totalFailures: Int = 0
     public var timeInOpenMilliseconds: Int64 = 0
+    /// Fleet statistics (SPEC §10): failed recoveries over the breaker's lifetime.
+    public var failedRecoveriesTotal: Int = 0
+    /// Server time of the last recorded failure (0: none).
+    public var lastFailureAtMilliseconds: Int64 = 0
+    /// Server time of the last transition or manual action (0: none).
+    public var lastTransitionAtMilliseconds: Int64 = 0
+    /// When a manual override lapses (server time; 0: held until reset).
+    public var forcedUntilMilliseconds: Int64 = 0
+    /// The operator's note on the override in force.
+    public var forcedNote: String = ""
+    /// Who set the override in force.
+    public var forcedActor: String = ""
+    /// `enforce`, or `shadow` (evaluated, never rejects).
+    public var mode: String = "enforce"
     /// Why the version last moved (`last_reason`, e.g. `failure_threshold`, `reset`).
     public var lastReason: String = ""
     /// Fields that were present but unusable, e.g. `"version=abc"`.
@@ -58,6 +72,13 @@ public struct StoredBreakerState: Sendable, Equatable {
         halfOpenSuccesses = Int(int("half_open_successes") ?? 0)
         updatedBy = fields["updated_by"] ?? ""
         lastReason = fields["last_reason"] ?? ""
+        failedRecoveriesTotal = Int(int("failed_recoveries_total") ?? 0)
+        lastFailureAtMilliseconds = int("last_failure_at_ms") ?? 0
+        lastTransitionAtMilliseconds = int("last_transition_at_ms") ?? 0
+        forcedUntilMilliseconds = int("forced_until_ms") ?? 0
+        forcedNote = fields["forced_note"] ?? ""
+        forcedActor = fields["forced_actor"] ?? ""
+        mode = fields["mode"].flatMap { $0.isEmpty ? nil : $0 } ?? "enforce"
         updatedAtMilliseconds = int("updated_at_ms") ?? 0
         circuitOpens = Int(int("circuit_opens") ?? 0)
         successfulRecoveries = Int(int("successful_recoveries") ?? 0)
@@ -68,6 +89,18 @@ public struct StoredBreakerState: Sendable, Equatable {
 
     /// When an open breaker may move to half-open, in Redis server milliseconds.
     public var openUntilMilliseconds: Int64 { openedAtMilliseconds + openTimeoutMilliseconds }
+
+    /// successes / (successes + failures) over the breaker's lifetime, or `nil` before any call.
+    public var healthScore: Double? {
+        let calls = totalSuccesses + totalFailures
+        return calls > 0 ? Double(totalSuccesses) / Double(calls) : nil
+    }
+
+    /// Time spent open, including the current open period up to `now` (server milliseconds).
+    public func timeInOpen(at nowMilliseconds: Int64) -> Int64 {
+        guard state == .open, openedAtMilliseconds > 0 else { return timeInOpenMilliseconds }
+        return timeInOpenMilliseconds + max(0, nowMilliseconds - openedAtMilliseconds)
+    }
 
     /// 2^53: the largest integer the script (Lua numbers are doubles) stores exactly.
     public static let maximumInteger: Int64 = 9_007_199_254_740_992

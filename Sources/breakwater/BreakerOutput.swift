@@ -5,18 +5,52 @@ import SharedBreaker
 /// Table and JSON rendering for `status` and `list`.
 enum BreakerOutput {
     static func statusTable(_ entries: [BreakerAdmin.Entry], nowMilliseconds: Int64) -> String {
-        let header = ["NAME", "STATE", "VERSION", "FAILURES", "OPEN_TIMEOUT", "RETRY_IN", "RECOVERIES(ok/failed)", "FORCED", "UPDATED_BY", "TTL"]
+        let header = ["NAME", "STATE", "VERSION", "FAILURES", "OPEN_TIMEOUT", "RETRY_IN", "RECOVERIES(ok/failed)", "FORCED",
+                      "HEALTH", "TIME_OPEN", "LAST_FAILURE", "LAST_CHANGE", "UPDATED_BY", "TTL"]
         let rows = entries.map { entry -> [String] in
             let state = entry.state
             let retry = state.state == .open && state.forced != .open ? max(0, state.openUntilMilliseconds - nowMilliseconds) : nil
+            var forced = state.forced?.rawValue ?? "-"
+            if state.forced != nil && state.forcedUntilMilliseconds > 0 {
+                forced += " (\(seconds(max(0, state.forcedUntilMilliseconds - nowMilliseconds))) left)"
+            }
+            if state.mode == "shadow" { forced = forced == "-" ? "shadow" : forced + " shadow" }
             return [
                 entry.name.rawValue, state.state.rawValue, "\(state.version)", "\(state.failureCount)",
                 seconds(state.openTimeoutMilliseconds), retry.map(seconds) ?? "-",
-                "\(state.successfulRecoveries)/\(state.failedRecoveries)", state.forced?.rawValue ?? "-",
+                "\(state.successfulRecoveries)/\(state.failedRecoveries)", forced,
+                state.healthScore.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
+                seconds(state.timeInOpen(at: nowMilliseconds)),
+                ago(state.lastFailureAtMilliseconds, now: nowMilliseconds),
+                ago(state.lastTransitionAtMilliseconds, now: nowMilliseconds),
                 state.updatedBy.isEmpty ? "-" : state.updatedBy, "\(entry.ttlSeconds)s",
             ]
         }
         return table(header, rows)
+    }
+
+    /// One line: total, closed, open, half-open, forced.
+    static func summary(_ entries: [BreakerAdmin.Entry]) -> String {
+        let count = { (state: BreakerState) in entries.filter { $0.state.state == state }.count }
+        return "\(entries.count) breakers: \(count(.closed)) closed, \(count(.open)) open, \(count(.halfOpen)) half-open, \(entries.filter { $0.state.forced != nil }.count) forced"
+    }
+
+    static func historyTable(_ entries: [LedgerEntry]) -> String {
+        table(["VERSION", "AT (UTC)", "FROM", "TO", "REASON", "BY", "ACTOR", "NOTE"], entries.map {
+            [ "\($0.version)", timestamp($0.atMilliseconds), $0.from, $0.to, $0.reason, $0.by,
+              $0.actor.isEmpty ? "-" : $0.actor, $0.note.isEmpty ? "-" : $0.note ]
+        })
+    }
+
+    /// "12s ago", or "-" for 0.
+    static func ago(_ milliseconds: Int64, now: Int64) -> String {
+        milliseconds > 0 ? seconds(max(0, now - milliseconds)) + " ago" : "-"
+    }
+
+    static func timestamp(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
     static func listTable(_ entries: [BreakerAdmin.Entry]) -> String {
@@ -26,13 +60,23 @@ enum BreakerOutput {
         })
     }
 
-    /// The stored fields (numbers as numbers), plus `name` and `ttl_seconds`.
-    static func json(_ entries: [BreakerAdmin.Entry]) throws -> String {
+    /// Internal bookkeeping fields left out of `--json`.
+    static let internalFields: Set<String> = ["leases", "contributors", "window_contributors", "window", "buckets"]
+    /// Text fields printed verbatim even when they look like numbers (a note "42" stays a string).
+    static let textFields: Set<String> = ["state", "forced", "mode", "forced_note", "forced_actor", "updated_by", "last_reason"]
+
+    /// The stored fields (numbers as numbers), plus `name`, `ttl_seconds`, `health_score` and
+    /// `time_in_open_ms_now` (time in open including the current open period).
+    static func json(_ entries: [BreakerAdmin.Entry], nowMilliseconds: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> String {
         let objects = entries.map { entry -> [String: Any] in
-            var object: [String: Any] = ["name": entry.name.rawValue, "ttl_seconds": entry.ttlSeconds]
-            for (field, value) in entry.fields where !["leases", "contributors", "window", "buckets"].contains(field) {
-                // Numbers as numbers; anything else (including garbage such as "NaN") verbatim.
-                if let integer = Int64(value) {
+            var object: [String: Any] = ["name": entry.name.rawValue, "ttl_seconds": entry.ttlSeconds,
+                                         "health_score": entry.state.healthScore.map { $0 as Any } ?? NSNull(),
+                                         "time_in_open_ms_now": entry.state.timeInOpen(at: nowMilliseconds)]
+            for (field, value) in entry.fields where !internalFields.contains(field) {
+                // Numbers as numbers; text fields and garbage (such as "NaN") verbatim.
+                if textFields.contains(field) {
+                    object[field] = value
+                } else if let integer = Int64(value) {
                     object[field] = integer
                 } else if let number = Double(value), number.isFinite {
                     object[field] = number

@@ -1,7 +1,7 @@
 -- Breakwater shared circuit breaker: every state change of cb_state:<name> happens here,
 -- atomically, using the Redis server clock (TIME), so instances never disagree.
 --
--- KEYS[1] = cb_state:<name>
+-- KEYS[1] = cb_state:<name>      KEYS[2] = cb_log:<name> (the ledger stream; optional for old callers)
 -- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
 -- ARGV[2] = instance id          ARGV[3] = breaker name
 -- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
@@ -10,6 +10,8 @@
 --           when the lease was granted), expected version for reconcile_open
 -- ARGV[6] = lease ms for acquire
 -- ARGV[7] = cb_events:<name> (a channel, not a key, so it is not in KEYS)
+-- ARGV[8] = actor (manual actions: who, e.g. alice@ops-1)   ARGV[9] = the operator's note
+-- ARGV[10] = for ms (force_open / force_close: the override lapses after this, by server time; 0 = never)
 --
 -- Every stored number is an integer within +-2^53; anything else (1e20, 3.5, inf, abc) is
 -- repaired to a safe default, reported in `repaired` and saved. Each version bump publishes
@@ -17,8 +19,11 @@
 --
 -- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
 --          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
-local key, channel = KEYS[1], ARGV[7]
+local key, logKey, channel = KEYS[1], KEYS[2], ARGV[7]
 local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local actor, note, forMs = ARGV[8] or '', ARGV[9] or '', tonumber(ARGV[10] or '') or 0
+local manual = (op == 'force_open' or op == 'force_close' or op == 'reset')
+local LEDGER_MAXLEN = 1000
 local TTL = 86400
 
 local t = redis.call('TIME')
@@ -96,6 +101,14 @@ s.successful_recoveries = int('successful_recoveries', 0, 0)
 s.total_successes = int('total_successes', 0, 0)
 s.total_failures = int('total_failures', 0, 0)
 s.time_in_open_ms = int('time_in_open_ms', 0, 0)
+s.failed_recoveries_total = int('failed_recoveries_total', 0, 0)
+s.last_failure_at_ms = int('last_failure_at_ms', 0, 0)
+s.last_transition_at_ms = int('last_transition_at_ms', 0, 0)
+s.forced_until_ms = int('forced_until_ms', 0, 0)
+s.forced_note = h.forced_note or ''
+s.forced_actor = h.forced_actor or ''
+s.mode = cfg.mode or h.mode or 'enforce'
+if s.mode ~= 'enforce' and s.mode ~= 'shadow' then s.mode = 'enforce' end
 s.half_open_at_ms = int('half_open_at_ms', 0, 0)
 s.total_calls = int('total_calls', 0, 0)
 s.slow_calls = int('slow_calls', 0, 0)
@@ -109,7 +122,7 @@ if s.state == 'open' and s.opened_at_ms == 0 then
   s.opened_at_ms = now
   table.insert(repaired, 'open without opened_at_ms; opened_at_ms set to now')
 end
-local dirty = isNew or #repaired > 0
+local dirty = isNew or #repaired > 0 or (cfg.mode ~= nil and h.mode ~= s.mode)
 local transitioned = 0
 local result = 'ok'
 
@@ -241,14 +254,24 @@ local events = {}
 -- Why the stored version last moved: returned with every reply, so an instance that learns of
 -- another's transition from a reply knows why (e.g. a reset must also reset its local breaker).
 local lastReason = h.last_reason or ''
+local ledger = {}
 local function publishChange(from, reason)
   s.version = s.version + 1
   transitioned = 1
   dirty = true
   lastReason = reason
+  s.last_transition_at_ms = now
+  local entry = {'version', tostring(s.version), 'from', from, 'to', s.state, 'reason', reason, 'by', by, 'at_ms', tostring(now)}
+  if manual then
+    table.insert(entry, 'actor'); table.insert(entry, actor)
+    table.insert(entry, 'note'); table.insert(entry, note)
+    if forMs > 0 then table.insert(entry, 'until_ms'); table.insert(entry, tostring(s.forced_until_ms)) end
+  end
+  table.insert(ledger, entry)
   table.insert(events, cjson.encode({name = name, from = from, to = s.state, version = s.version, by = by,
            at_ms = now, reason = reason, opened_at_ms = s.opened_at_ms, open_timeout_ms = s.open_timeout_ms,
-           forced = s.forced, failed_recoveries = s.failed_recoveries}))
+           forced = s.forced, failed_recoveries = s.failed_recoveries, forced_until_ms = s.forced_until_ms,
+           actor = manual and actor or nil, note = manual and note or nil}))
 end
 
 local function transition(to, reason)
@@ -332,12 +355,42 @@ local function maybeReopenStaleHalfOpen()
   local maxWait = cfg.ho_max_wait_ms or 0
   if maxWait > 0 and s.state == 'half-open' and s.half_open_at_ms > 0 and now - s.half_open_at_ms >= maxWait then
     s.failed_recoveries = s.failed_recoveries + 1
+    s.failed_recoveries_total = s.failed_recoveries_total + 1
     s.open_timeout_ms = timeout(s.failed_recoveries)
     transition('open', 'half_open_max_wait')
   end
 end
 
 -- Operations ------------------------------------------------------------------------------
+-- Manual overrides -------------------------------------------------------------------------
+local function clearOverride()
+  s.forced = ''
+  s.forced_until_ms = 0
+  s.forced_note = ''
+  s.forced_actor = ''
+end
+local function setOverride(kind)
+  s.forced = kind
+  s.forced_until_ms = 0
+  if forMs > 0 then s.forced_until_ms = now + math.floor(forMs) end
+  s.forced_note = note
+  s.forced_actor = actor
+end
+-- An override with an expiry lapses by server time, whatever the op: a lapsed force-open goes
+-- to half-open (probes decide), a lapsed force-close to closed with trip counters cleared.
+if s.forced ~= '' and s.forced_until_ms > 0 and now >= s.forced_until_ms then
+  local was = s.forced
+  clearOverride()
+  local saveManual = manual
+  manual = false
+  if was == 'open' then
+    if s.state == 'open' then transition('half-open', 'override_expired') else publishChange(s.state, 'override_expired') end
+  else
+    if s.state ~= 'closed' then transition('closed', 'override_expired') else clearTripCounters(); publishChange('closed', 'override_expired') end
+  end
+  manual = saveManual
+end
+
 -- Past this many failures in one run every policy has crossed its threshold or cannot (see record).
 local stepwiseLimit = math.max(threshold, cfg.fw_count or 0, countWindow, cfg.min_calls or 0) + 2
 
@@ -351,7 +404,12 @@ if op == 'record' then
     local slow = (c == 's' or c == 'f')
     recorded = recorded + n
     s.total_calls = s.total_calls + n
-    if failed then s.total_failures = s.total_failures + n else s.total_successes = s.total_successes + n end
+    if failed then
+      s.total_failures = s.total_failures + n
+      s.last_failure_at_ms = now
+    else
+      s.total_successes = s.total_successes + n
+    end
     if slow then s.slow_calls = s.slow_calls + n end
     if s.state == 'closed' and s.forced == '' then
       if failed then
@@ -425,7 +483,12 @@ elseif op == 'probe' then
   local samePeriod = s.state == 'half-open' and (held or tostring(s.version) == grantedVersion)
   if outcome ~= 'I' then
     s.total_calls = s.total_calls + 1
-    if outcome == 'S' then s.total_successes = s.total_successes + 1 else s.total_failures = s.total_failures + 1 end
+    if outcome == 'S' then
+      s.total_successes = s.total_successes + 1
+    else
+      s.total_failures = s.total_failures + 1
+      s.last_failure_at_ms = now
+    end
     dirty = true
   end
   if held then dirty = true end
@@ -441,12 +504,13 @@ elseif op == 'probe' then
       end
     elseif outcome == 'F' then
       s.failed_recoveries = s.failed_recoveries + 1
+      s.failed_recoveries_total = s.failed_recoveries_total + 1
       s.open_timeout_ms = timeout(s.failed_recoveries)
       transition('open', 'probe_failed')
     end
   end
 elseif op == 'force_open' then
-  s.forced = 'open'
+  setOverride('open')
   if s.state ~= 'open' then
     s.open_timeout_ms = timeout(s.failed_recoveries)
     transition('open', 'forced_open')
@@ -454,7 +518,7 @@ elseif op == 'force_open' then
     publishChange('open', 'forced_open')
   end
 elseif op == 'force_close' or op == 'reset' then
-  if op == 'force_close' then s.forced = 'closed' else s.forced = '' end
+  if op == 'force_close' then setOverride('closed') else clearOverride() end
   s.failed_recoveries = 0
   if s.state ~= 'closed' then
     transition('closed', op == 'reset' and 'reset' or 'forced_closed')
@@ -495,8 +559,17 @@ if dirty then
     'leases', s.leases, 'contributors', s.contributors, 'window_contributors', s.window_contributors,
     'window', s.window, 'buckets', s.buckets,
     'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout,
-    'half_open_at_ms', s.half_open_at_ms, 'last_reason', lastReason)
+    'half_open_at_ms', s.half_open_at_ms, 'last_reason', lastReason,
+    'failed_recoveries_total', s.failed_recoveries_total, 'last_failure_at_ms', s.last_failure_at_ms,
+    'last_transition_at_ms', s.last_transition_at_ms, 'forced_until_ms', s.forced_until_ms,
+    'forced_note', s.forced_note, 'forced_actor', s.forced_actor, 'mode', s.mode)
   redis.call('EXPIRE', key, TTL)
+end
+-- The ledger: one entry per version, in the same atomic step as the change.
+if logKey ~= nil and logKey ~= '' then
+  for _, entry in ipairs(ledger) do
+    redis.call('XADD', logKey, 'MAXLEN', '~', LEDGER_MAXLEN, '*', unpack(entry))
+  end
 end
 for _, payload in ipairs(events) do
   redis.call('PUBLISH', channel, payload)
