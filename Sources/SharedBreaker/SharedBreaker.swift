@@ -79,6 +79,8 @@ public final class SharedBreaker: Sendable {
     let probeTokenPrefix: String
     /// Outcomes that never reached Redis (also `breakwater_outcomes_dropped_total`).
     let droppedOutcomeCount = Atomic<Int>(0)
+    /// Shadow mode: calls admitted that enforcement would have rejected.
+    let wouldRejectCount = Atomic<Int>(0)
 
     init(
         name: BreakerName,
@@ -173,6 +175,7 @@ public final class SharedBreaker: Sendable {
     /// outcome is recorded like any closed-path outcome (the shared state stays evaluated).
     private func shadowAdmit() -> Ticket {
         metrics.wouldReject.increment()
+        wouldRejectCount.add(1, ordering: .relaxed)
         return Ticket(start: clock.now(), localPermit: nil)
     }
 
@@ -328,6 +331,10 @@ public final class SharedBreaker: Sendable {
         metrics.droppedOutcomes.increment(by: count)
         droppedOutcomeCount.add(count, ordering: .relaxed)
     }
+
+    /// Shadow mode: how many admitted calls enforcement would have rejected (also
+    /// `breakwater_would_reject_total`).
+    public var wouldRejectedCalls: Int { wouldRejectCount.load(ordering: .relaxed) }
 
     /// How many outcomes never reached Redis since this breaker was created.
     public var droppedOutcomes: Int { droppedOutcomeCount.load(ordering: .relaxed) }

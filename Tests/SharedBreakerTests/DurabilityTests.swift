@@ -74,7 +74,12 @@ struct DurabilityTests {
         _ = try await op(forcedClosed, "force_close")
         let names = [closed, open, halfOpen, forcedOpen, forcedClosed]
         var before: [BreakerName: [String: String]] = [:]
-        for name in names { before[name] = try await storedFields(name, pool) }
+        var ledgers: [BreakerName: [LedgerEntry]] = [:]
+        for name in names {
+            before[name] = try await storedFields(name, pool)
+            ledgers[name] = (try await pool.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
+            #expect(ledgers[name]?.count == before[name].flatMap { Int($0["version"] ?? "") }, "\(name): one ledger entry per version")
+        }
         #expect(before[open]?["state"] == "open" && before[open]?["failed_recoveries"] == "1" && before[open]?["open_timeout_ms"] == "90000")
         #expect(before[halfOpen]?["state"] == "half-open")
         #expect(before[forcedOpen]?["forced"] == "open" && before[forcedClosed]?["forced"] == "closed")
@@ -88,6 +93,8 @@ struct DurabilityTests {
         for name in names {
             let fields = try await storedFields(name, after)
             #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")
+            let ledger = (try await after.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
+            #expect(ledger == ledgers[name], "\(name): ledger after a restart differs")
             let ttl = try #require(try await after.execute("TTL", name.stateKey).int)
             #expect(ttl > 80_000, "\(name) has TTL \(ttl)")
         }

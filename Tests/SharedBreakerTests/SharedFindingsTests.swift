@@ -266,3 +266,34 @@ struct SharedFindingsTests {
         #expect(RefreshDecision.decide(view: view, versionAtRead: 6, stored: stored, trippedDuringOutage: true, hasOutageOutcomes: false, quorum: 1) == .adopt)
     }
 }
+
+@Suite("Shadow mode: evaluated fleet-wide, never rejects")
+struct ShadowModeTests {
+    @Test("a shadow breaker opens in Redis but admits every call and counts what it would have rejected")
+    func shadowNeverRejects() async throws {
+        let redis = try TestRedis.configuration()
+        let pool = RedisConnectionPool(configuration: redis, size: 1)
+        let name = try uniqueName("shadow")
+        let fleet = Fleet(count: 2, redis: redis)
+        defer { Task { await fleet.stop() } }
+        var options = fastOptions(threshold: 2, openTimeout: .seconds(60))
+        options.mode = .shadow
+        let breakers = try await fleet.breakers(name, options: options)
+        await record(breakers[0], .failure, count: 2)
+        await fleet.groups[0].flush()
+        #expect(try await storedFields(name, pool)["state"] == "open")
+        #expect(await eventually { breakers[1].view.state == .open })
+        for breaker in breakers {
+            for _ in 0..<3 {
+                let ticket = try await breaker.acquire()
+                await breaker.record(.success, duration: .milliseconds(1), ticket: ticket)
+            }
+            #expect(breaker.status().mode == .shadow)
+            #expect(breaker.wouldRejectedCalls == 3)
+        }
+        await fleet.groups[1].flush()
+        // Outcomes while (shadow-)open still count in the fleet statistics.
+        #expect(await eventually { (try? await storedFields(name, pool)["total_successes"]) == "6" })
+        await pool.shutdown()
+    }
+}
