@@ -96,6 +96,12 @@ let package = Package(
             name: "breakwater-bench",
             dependencies: ["RedisClient", "BreakerCore", "SharedBreaker"]
         ),
+        // README's "Using the library" example: compiled with everything, run by a test.
+        .executableTarget(
+            name: "library-example",
+            dependencies: ["SharedBreaker", "BreakerCore", "RedisClient"],
+            path: "Examples/library-example"
+        ),
         // A small process spawned by multi-process tests.
         .executableTarget(
             name: "breakwater-node",
