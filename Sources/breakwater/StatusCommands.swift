@@ -150,28 +150,30 @@ func parseOverrideDuration(_ text: String) throws -> Duration {
     return .milliseconds(Int64((total * 1000).rounded()))
 }
 
-/// `breakwater force-open NAME [--for D] [--note T] [--actor A]`.
-struct ForceOpenCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "force-open", abstract: "Hold a breaker open on every instance until reset, or for --for (then it half-opens).")
+/// What `force-open` and `force-close` share: the name, `--for`, and the manual options.
+struct OverrideOptions: ParsableArguments {
     @OptionGroup var action: ManualActionOptions
     @Argument(help: "The breaker name.") var name: String
     @Option(name: .customLong("for"), help: "Lapse after this long, by Redis server time (e.g. 30m, 2h).") var duration: String?
-    func run() async throws {
+
+    func apply(_ verb: String, _ override: @escaping (BreakerAdmin, BreakerName, ManualAction) async throws -> StoredBreakerState) async throws {
         let manual = action.manual(for: try duration.map(parseOverrideDuration))
-        try await action.perform([name], "forced open") { try await $0.forceOpen($1, manual) }
+        try await action.perform([name], verb) { try await override($0, $1, manual) }
     }
+}
+
+/// `breakwater force-open NAME [--for D] [--note T] [--actor A]`.
+struct ForceOpenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "force-open", abstract: "Hold a breaker open on every instance until reset, or for --for (then it half-opens).")
+    @OptionGroup var options: OverrideOptions
+    func run() async throws { try await options.apply("forced open") { try await $0.forceOpen($1, $2) } }
 }
 
 /// `breakwater force-close NAME [--for D] [--note T] [--actor A]`.
 struct ForceCloseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "force-close", abstract: "Hold a breaker closed on every instance until reset, or for --for (then it closes with counters cleared).")
-    @OptionGroup var action: ManualActionOptions
-    @Argument(help: "The breaker name.") var name: String
-    @Option(name: .customLong("for"), help: "Lapse after this long, by Redis server time (e.g. 30m, 2h).") var duration: String?
-    func run() async throws {
-        let manual = action.manual(for: try duration.map(parseOverrideDuration))
-        try await action.perform([name], "forced closed") { try await $0.forceClose($1, manual) }
-    }
+    @OptionGroup var options: OverrideOptions
+    func run() async throws { try await options.apply("forced closed") { try await $0.forceClose($1, $2) } }
 }
 
 /// `breakwater reset NAME…` or `breakwater reset --all --yes`.

@@ -31,6 +31,15 @@ final class Fleet: @unchecked Sendable {
     }
 }
 
+/// A configuration for `server` that notices an outage and reconnects fast (outage tests).
+func quickReconnecting(_ server: RedisServerProcess) throws -> RedisConfiguration {
+    var configuration = try RedisConfiguration(url: server.url)
+    configuration.initialReconnectDelay = .milliseconds(20)
+    configuration.maximumReconnectDelay = .milliseconds(200)
+    configuration.connectTimeout = .milliseconds(500)
+    return configuration
+}
+
 /// A unique, valid breaker name for one test.
 func uniqueName(_ label: String) throws -> BreakerName {
     try BreakerName("t-\(UUID().uuidString.prefix(8).lowercased())-\(label)")

@@ -7,13 +7,7 @@ import Testing
 
 @Suite("Redis outages: local fallback, policies and reconciliation")
 struct OutageTests {
-    func quickRedis(_ server: RedisServerProcess) throws -> RedisConfiguration {
-        var configuration = try RedisConfiguration(url: server.url)
-        configuration.initialReconnectDelay = .milliseconds(20)
-        configuration.maximumReconnectDelay = .milliseconds(200)
-        configuration.connectTimeout = .milliseconds(500)
-        return configuration
-    }
+    func quickRedis(_ server: RedisServerProcess) throws -> RedisConfiguration { try quickReconnecting(server) }
 
     @Test("keeps deciding on the local breaker while Redis is down, then the more cautious state wins")
     func localFallbackAndReconcile() async throws {

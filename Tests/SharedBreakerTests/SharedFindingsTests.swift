@@ -65,10 +65,7 @@ struct SharedFindingsTests {
     func outageRespectsQuorum() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
-        var quick = try RedisConfiguration(url: server.url)
-        quick.initialReconnectDelay = .milliseconds(20)
-        quick.maximumReconnectDelay = .milliseconds(200)
-        quick.connectTimeout = .milliseconds(500)
+        let quick = try quickReconnecting(server)
         let name = try uniqueName("outage-quorum")
         let fleet = Fleet(count: 1, redis: quick, pollInterval: .milliseconds(100))
         defer { Task { await fleet.stop() } }
