@@ -225,7 +225,11 @@ public final class SharedBreakerGroup: Sendable {
                 }
             }
         } catch let error as RedisError where error.breaksConnection || error.code == .unavailable {
-            for breaker in list { breaker.setStoreAvailable(false, because: error) }
+            for breaker in list {
+                breaker.setStoreAvailable(false, because: error)
+                // Gauges keep moving while Redis is away: staleness grows, time in state too.
+                breaker.notePoll(confirmed: false, successes: nil, failures: nil)
+            }
         } catch {
             logger.debug("version check failed", metadata: ["error": "\(error)"])
         }
