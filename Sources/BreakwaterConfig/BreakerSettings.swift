@@ -24,7 +24,7 @@ public struct BreakerSettings: Sendable, Equatable, Hashable {
     /// Behaviour while Redis is unreachable (`on_store_failure`).
     public var onStoreFailure: StoreFailurePolicy
     /// `enforce` (default) or `shadow`: evaluate fleet-wide but never reject (`mode`).
-    public var mode: BreakerMode = .enforce
+    public var mode: BreakerMode
     /// Trip when `count` failures happen within `window` (`failure_window_seconds` + `failure_window_count`).
     public var failureWindow: FailureWindow?
     /// Trip on a failure rate over a sliding window (`failure_rate_percent` + window + `minimum_calls`).
@@ -52,6 +52,7 @@ public struct BreakerSettings: Sendable, Equatable, Hashable {
     ///   - slowCallRate: Optional slow-call-rate trip policy.
     ///   - minimumOpen: Optional minimum open duration.
     ///   - halfOpenMaxWait: Optional half-open wait bound.
+    ///   - mode: `enforce` (default) or `shadow`.
     public init(
         failureThreshold: Int = 5,
         openTimeout: Duration = .seconds(300),
@@ -65,8 +66,10 @@ public struct BreakerSettings: Sendable, Equatable, Hashable {
         failureRate: RateThreshold? = nil,
         slowCallRate: SlowCallRate? = nil,
         minimumOpen: Duration? = nil,
-        halfOpenMaxWait: Duration? = nil
+        halfOpenMaxWait: Duration? = nil,
+        mode: BreakerMode = .enforce
     ) {
+        self.mode = mode
         self.failureThreshold = failureThreshold
         self.openTimeout = openTimeout
         self.halfOpenMaxCalls = halfOpenMaxCalls

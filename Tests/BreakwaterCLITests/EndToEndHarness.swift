@@ -36,7 +36,7 @@ final class DaemonProcess: @unchecked Sendable {
     let instance: String
     private(set) var process: ChildProcess
 
-    init(instance: String, collectorName: String, upstream: FlakyUpstream, openTimeoutSeconds: Double = 1, threshold: Int = 3, interval: Double = 0.1) throws {
+    init(instance: String, collectorName: String, upstream: FlakyUpstream, openTimeoutSeconds: Double = 1, threshold: Int = 3, interval: Double = 0.1, mode: String = "enforce") throws {
         httpPort = try Loopback.freePort()
         self.instance = instance
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
@@ -54,6 +54,7 @@ final class DaemonProcess: @unchecked Sendable {
               open_timeout_seconds: \(openTimeoutSeconds)
               half_open_max_calls: 1
               half_open_success_threshold: 1
+              mode: \(mode)
         """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         process = try Self.spawn(configPath)

@@ -38,6 +38,7 @@ struct ConfigParsingTests {
               slow_call_seconds: 2.5
               minimum_open_seconds: 30
               half_open_max_wait_seconds: 45
+              mode: shadow
           - name: glassnode.btc
             kind: glassnode
             base_url: https://api.glassnode.com
@@ -94,7 +95,7 @@ struct ConfigParsingTests {
                             rate: .init(percent: 80, window: .time(.seconds(120)), minimumCalls: 20),
                             slowCall: .milliseconds(2500)
                         ),
-                        minimumOpen: .seconds(30), halfOpenMaxWait: .seconds(45)
+                        minimumOpen: .seconds(30), halfOpenMaxWait: .seconds(45), mode: .shadow
                     )
                 ),
                 CollectorConfiguration(
@@ -164,6 +165,7 @@ struct ConfigParsingTests {
         #expect(breaker.slowCallRate == nil)
         #expect(breaker.minimumOpen == nil)
         #expect(breaker.halfOpenMaxWait == nil)
+        #expect(breaker.mode == .enforce)
     }
 
     @Test("a fractional interval of 0.2 seconds is exactly 200 milliseconds")

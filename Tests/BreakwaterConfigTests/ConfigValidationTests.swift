@@ -115,6 +115,8 @@ struct ConfigValidationTests {
                     path: "collectors[0].breaker.max_open_timeout_seconds", reason: "must be >= open_timeout_seconds (300) (got 100)"),
         InvalidCase(label: "trip_quorum zero", collector: ["breaker": "{ trip_quorum: 0 }"],
                     path: "collectors[0].breaker.trip_quorum", reason: "must be an integer >= 1 (got 0)"),
+        InvalidCase(label: "mode unknown", collector: ["breaker": "{ mode: dry-run }"],
+                    path: "collectors[0].breaker.mode", reason: "unknown mode \"dry-run\" (expected one of: enforce, shadow)"),
         InvalidCase(label: "on_store_failure unknown", collector: ["breaker": "{ on_store_failure: sometimes }"],
                     path: "collectors[0].breaker.on_store_failure",
                     reason: "unknown policy \"sometimes\" (expected one of: local, fail_closed, fail_open)"),
