@@ -121,11 +121,11 @@ struct CLITests {
         defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name) } }
         var env = ProcessInfo.processInfo.environment
         env["REDIS_URL"] = ProcessInfo.processInfo.environment["REDIS_URL"]
-        let watcher = try ChildProcess(Built.breakwater, ["watch", name, "--duration", "20"], environment: ["REDIS_URL": env["REDIS_URL"] ?? ""])
+        let watcher = try ChildProcess(Built.breakwater, ["watch", name, "--duration", "60"], environment: ["REDIS_URL": env["REDIS_URL"] ?? ""])
         #expect(await eventually(timeout: .seconds(15)) { watcher.output.contains("watching") })
         _ = try breakwater(["force-open", name])
         _ = try breakwater(["reset", name])
-        #expect(await eventually(timeout: .seconds(10)) { watcher.output.contains("open -> closed") })
+        #expect(await eventually(timeout: .seconds(30)) { watcher.output.contains("open -> closed") })
         watcher.stop(signal: SIGINT)
         let lines = watcher.output.split(separator: "\n").filter { $0.contains(" \(name) ") && $0.contains(" -> ") }
         #expect(lines.count == 2)

@@ -248,7 +248,7 @@ struct SharedStateTests {
         defer { Task { await fleet.stop() } }
         // The prober that dies holds a short lease; the survivor's permits last long enough
         // that its own answer is never late, however loaded the machine is.
-        let doomed = try await fleet.groups[0].breaker(named: name, options: fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .milliseconds(300)))
+        let doomed = try await fleet.groups[0].breaker(named: name, options: fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .seconds(3)))
         let survivor = try await fleet.groups[1].breaker(named: name, options: fastOptions(threshold: 1, openTimeout: .milliseconds(100), halfOpenMax: 1, successes: 1, lease: .seconds(30)))
         await record(doomed, .failure)
         await fleet.groups[0].flush()
