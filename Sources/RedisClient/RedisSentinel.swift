@@ -191,6 +191,8 @@ final class SentinelMonitor: Sendable {
             return .tcp(host: host, port: port)
         case .null, .array([]):
             throw RedisError(.connectionFailed, "does not monitor a master named \"\(settings.masterName)\"")
+        case .error(let text) where text.hasPrefix("NOAUTH"):
+            throw RedisError(.authenticationFailed, "\(text) (the sentinel needs a password: set REDIS_SENTINEL_PASSWORD)")
         case .error(let text):
             throw RedisError(.server, text)
         default:
