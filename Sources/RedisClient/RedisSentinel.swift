@@ -202,7 +202,7 @@ final class SentinelMonitor: Sendable {
 
     /// Checks `ROLE` says `master`. An ACL without `+role` (NOPERM) is accepted with a warning:
     /// the `READONLY` check still catches a replica at the first write.
-    private func verifyRole(_ link: HiredisConnection, at address: RedisConfiguration.Endpoint) throws(RedisError) {
+    func verifyRole(_ link: HiredisConnection, at address: RedisConfiguration.Endpoint) throws(RedisError) {
         let reply = try link.execute(RedisCommand("ROLE"))
         switch reply {
         case .array(let parts):
@@ -275,7 +275,7 @@ final class SentinelMonitor: Sendable {
                 while let reply = try current.bufferedReply() {
                     lastTraffic = .now
                     pingOutstanding = false
-                    handle(reply)
+                    handle(reply, from: index % count)
                 }
                 let readiness = waitReadable(current, wake: wake, timeout: .milliseconds(500))
                 if readiness.woken { wake.drain() }
@@ -296,13 +296,19 @@ final class SentinelMonitor: Sendable {
         }
     }
 
-    private func handle(_ reply: RedisValue) {
+    /// A `+switch-master` for our master: the announcing sentinel knows the new master, so it
+    /// is asked first (another sentinel may still name the old master for a moment, and the
+    /// old master still answers `ROLE master` until Sentinel demotes it).
+    private func handle(_ reply: RedisValue, from sentinelIndex: Int) {
         guard case .array(let parts) = reply, parts.count == 3, parts[0].string?.lowercased() == "message",
               parts[1].string == "+switch-master", let payload = parts[2].string else { return }
         // "<master name> <old ip> <old port> <new ip> <new port>"
         let fields = payload.split(separator: " ")
         guard fields.count == 5, fields[0] == settings.masterName else { return }
-        state.withLock { $0.switchMessages += 1 }
+        state.withLock { state in
+            state.switchMessages += 1
+            state.preferred = sentinelIndex
+        }
         invalidate("+switch-master to \(fields[3]):\(fields[4])")
     }
 }

@@ -80,6 +80,15 @@ struct SentinelTests {
         #expect(monitor.readOnlyReplies == 2)
         _ = try await pool.execute("SET", "sentinel:ro2", "y")
         #expect(try await cluster.command(port: cluster.master.port, "GET", "sentinel:ro2") == .bulkString(Array("y".utf8)))
+
+        // The ROLE check refuses a node that is not a master (resolution then asks the next sentinel).
+        #expect {
+            _ = try RedisConnection.open(monitor.configuration, at: .tcp(host: "127.0.0.1", port: cluster.replica.port)) { (link) throws(RedisError) in
+                try monitor.verifyRole(link, at: .tcp(host: "127.0.0.1", port: cluster.replica.port))
+            }
+        } throws: { error in
+            (error as? RedisError)?.message.contains("reports ROLE slave, not master") == true
+        }
     }
 
     @Test("after SENTINEL FAILOVER the pool and a subscriber follow the new master within 5 s")
