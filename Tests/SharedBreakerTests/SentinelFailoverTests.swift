@@ -81,4 +81,57 @@ struct SentinelFailoverTests {
         #expect((Int(after["version"] ?? "") ?? 0) >= (Int(before["version"] ?? "") ?? 0) + 2)
         for breaker in breakers { #expect(breaker.status().storeAvailable) }
     }
+
+    @Test("3 breakwater-node processes record outcomes across a failover: no crash, they follow, a trip lands on the new master")
+    func processesSurviveFailover() async throws {
+        let cluster = try await SentinelCluster.start()
+        defer { cluster.stop() }
+        let node = builtExecutable("breakwater-node")
+        let environment = ["REDIS_URL": cluster.url()]
+        let name = try uniqueName("psentinel")
+        func stored(on port: Int) async -> [String: String] {
+            (try? await cluster.command(port: port, "HGETALL", name.stateKey).fieldDictionary ?? [:]) ?? [:]
+        }
+        let processes = try (0..<3).map { index in
+            try ChildProcess(node, ["record", "--name", name.rawValue, "--id", "p\(index)", "--tasks", "2", "--outcome", "success",
+                                    "--threshold", "1000000", "--duration-ms", "8000", "--pause-ms", "5"], environment: environment)
+        }
+        defer { for process in processes { process.stop(signal: SIGKILL) } }
+        // Fail over once every process is writing.
+        #expect(await eventually(timeout: .seconds(30)) { Int(await stored(on: cluster.master.port)["total_successes"] ?? "") ?? 0 > 0 })
+        #expect(try await cluster.sentinelCommand(0, "failover", cluster.masterName) == .status("OK"))
+        var promotedAt = ContinuousClock.now
+        #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
+            promotedAt = ContinuousClock.now
+            return (try? await cluster.role(port: cluster.replica.port)) == "master"
+        })
+        let atPromotion = Int(await stored(on: cluster.replica.port)["total_successes"] ?? "") ?? 0
+        // The processes' writes reach the new master.
+        var followedAt = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(30), interval: .milliseconds(10)) {
+            followedAt = ContinuousClock.now
+            return Int(await stored(on: cluster.replica.port)["total_successes"] ?? "") ?? 0 > atPromotion
+        })
+        var admitted = 0
+        for process in processes {
+            let code = process.waitForExit(timeout: .seconds(60))
+            #expect(code == 0, "node exited with \(String(describing: code)): \(process.output.suffix(2000))")
+            let line = process.output.split(separator: "\n").first { $0.hasPrefix("admitted ") }
+            admitted += line.flatMap { Int($0.dropFirst("admitted ".count)) } ?? 0
+        }
+        let storedSuccesses = Int(await stored(on: cluster.replica.port)["total_successes"] ?? "") ?? 0
+        print("sentinel failover (3 processes): outcomes reached the new master \((followedAt - promotedAt).milliseconds) ms after the promotion; admitted \(admitted), stored on the new master \(storedSuccesses), lost \(admitted - storedSuccesses) (acknowledged by the old master after the promotion)")
+        #expect((followedAt - promotedAt) < .seconds(5))
+        #expect(storedSuccesses > 0 && storedSuccesses <= admitted)
+
+        // A trip recorded by a fresh process lands on the new master and every process sees it.
+        let observer = try ChildProcess(node, ["observe", "--name", name.rawValue, "--id", "obs", "--until", "open", "--timeout-ms", "20000"], environment: environment)
+        defer { observer.stop(signal: SIGKILL) }
+        #expect(await eventually(timeout: .seconds(20)) { observer.output.contains("ready ") })
+        let tripper = try ChildProcess(node, ["record", "--name", name.rawValue, "--id", "trip", "--tasks", "1", "--calls", "3", "--outcome", "failure", "--threshold", "1"], environment: environment)
+        #expect(tripper.waitForExit(timeout: .seconds(60)) == 0, "\(tripper.output)")
+        #expect(observer.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(observer.output.contains("state open"), "observer: \(observer.output.suffix(1000))")
+        #expect(await stored(on: cluster.replica.port)["state"] == "open")
+    }
 }
