@@ -40,9 +40,9 @@ extension ConfigReader {
         guard let fields = mapping(node, at: "redis", allowed: Self.redisKeys) else { return nil }
         let url = string(fields["url"], at: "redis.url")
         if let url {
-            let schemes = ["redis://", "rediss://", "unix://"]
+            let schemes = ["redis://", "rediss://", "unix://", "redis-sentinel://"]
             if !schemes.contains(where: { url.lowercased().hasPrefix($0) }) || url.count <= 8 {
-                report("redis.url", "must be redis://[user[:password]@]host[:port][/db] or unix:///path (got \"\(RedisSettings.redact(url))\")")
+                report("redis.url", "must be redis://[user[:password]@]host[:port][/db], redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER or unix:///path (got \"\(RedisSettings.redact(url))\")")
             }
         }
         let password = secretSource(fields, envKey: "password_env", fileKey: "password_file", at: "redis")

@@ -1,6 +1,6 @@
 /// The `redis:` block. Every field is optional; the CLI's defaults apply when absent.
 public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConvertible {
-    /// `redis://[user[:password]@]host[:port][/db]` or `unix:///path`; `nil` means the CLI default.
+    /// `redis://[user[:password]@]host[:port][/db]`, `redis-sentinel://…#MASTER` or `unix:///path`; `nil` means the CLI default.
     public var url: String?
     /// Where the Redis password comes from (`password_env` or `password_file`), if anywhere.
     public var password: SecretSource?

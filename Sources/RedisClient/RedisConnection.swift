@@ -8,15 +8,26 @@ import Synchronization
 /// hiredis blocks, so every call runs on the connection's dedicated `DispatchQueue`,
 /// never on Swift's cooperative thread pool; callers `await` a continuation.
 ///
+/// With a `redis-sentinel://` configuration the master is resolved through the sentinels
+/// (``SentinelMonitor``) at every (re)connect; the link is dropped and resolved again when
+/// the monitor's epoch advances (`+switch-master`) or a command gets a `READONLY` reply.
+/// After `READONLY`, `execute`, `evaluate` and `transaction` are retried once on the newly
+/// resolved master (safe: a replica applied nothing); a `pipeline` is not (earlier commands of
+/// the batch may have been applied), its results are returned as they are.
+///
 /// `@unchecked Sendable` is justified because all mutable state (`link`, `failures`,
-/// `nextAttempt`) is read and written only from `queue`, which is serial; the remaining
-/// stored properties are immutable and `Sendable`.
+/// `nextAttempt`, `linkEpoch`, `linkEndpoint`) is read and written only from `queue`, which
+/// is serial; the remaining stored properties are immutable and `Sendable`.
 public final class RedisConnection: @unchecked Sendable {
     private let configuration: RedisConfiguration
     private let queue: DispatchQueue
     private let logger: Logger
     private let scripts: ScriptCache
     private let inFlight = Atomic<Int>(0)
+    /// Set for sentinel configurations; shared by every connection of a pool.
+    let sentinel: SentinelMonitor?
+    /// Whether this connection created (and so stops) `sentinel`.
+    private let ownsSentinel: Bool
 
     // Queue-confined state.
     private var link: HiredisConnection?
@@ -24,12 +35,16 @@ public final class RedisConnection: @unchecked Sendable {
     private var nextAttempt: ContinuousClock.Instant?
     private var lastError: RedisError?
     private var isShutDown = false
+    private var linkEpoch = 0
+    private var linkEndpoint: RedisConfiguration.Endpoint?
 
     /// Called on the connection's queue whenever the link goes up (`true`) or down (`false`).
     let onLinkChange: @Sendable (Bool, RedisError?) -> Void
 
-    init(configuration: RedisConfiguration, label: String, logger: Logger, scripts: ScriptCache, onLinkChange: @escaping @Sendable (Bool, RedisError?) -> Void) {
+    init(configuration: RedisConfiguration, label: String, logger: Logger, scripts: ScriptCache, sentinel: SentinelMonitor?, ownsSentinel: Bool = false, onLinkChange: @escaping @Sendable (Bool, RedisError?) -> Void) {
         self.configuration = configuration
+        self.sentinel = sentinel
+        self.ownsSentinel = ownsSentinel
         self.queue = DispatchQueue(label: label)
         self.logger = logger
         self.scripts = scripts
@@ -42,7 +57,14 @@ public final class RedisConnection: @unchecked Sendable {
     ///   - configuration: where to connect; nothing is opened until the first command.
     ///   - logger: receives connection-level events.
     public convenience init(configuration: RedisConfiguration, logger: Logger = Logger(label: "breakwater.redis")) {
-        self.init(configuration: configuration, label: "breakwater.redis.connection", logger: logger, scripts: ScriptCache(), onLinkChange: { _, _ in })
+        self.init(
+            configuration: configuration, label: "breakwater.redis.connection", logger: logger, scripts: ScriptCache(),
+            sentinel: SentinelMonitor.make(for: configuration, logger: logger), ownsSentinel: true, onLinkChange: { _, _ in }
+        )
+    }
+
+    deinit {
+        if ownsSentinel { sentinel?.stop() }
     }
 
     /// The number of calls queued or running on this connection.
@@ -72,7 +94,9 @@ public final class RedisConnection: @unchecked Sendable {
     /// - Returns: one result per command, in order; server error replies are `.failure`.
     /// - Throws: a connection-level ``RedisError`` if the connection breaks mid-way.
     public func pipeline(_ commands: [RedisCommand]) async throws -> [Result<RedisValue, RedisError>] {
-        try await perform { (link) throws(RedisError) in
+        try await perform(retryOnReadOnly: false, readOnlyIn: { results in
+            results.contains { if case .failure(let error) = $0 { error.isReadOnly } else { false } }
+        }) { (link) throws(RedisError) in
             try Self.pipeline(commands, on: link)
         }
     }
@@ -115,6 +139,7 @@ public final class RedisConnection: @unchecked Sendable {
             queue.async {
                 self.isShutDown = true
                 self.link = nil
+                if self.ownsSentinel { self.sentinel?.stop() }
                 continuation.resume()
             }
         }
@@ -123,41 +148,83 @@ public final class RedisConnection: @unchecked Sendable {
     // MARK: - Queue-confined machinery
 
     /// Runs `body` on the queue with a live link, connecting first if needed.
-    func perform<T: Sendable>(_ body: @escaping @Sendable (HiredisConnection) throws(RedisError) -> T) async throws -> T {
+    ///
+    /// - Parameters:
+    ///   - retryOnReadOnly: with Sentinel, run `body` once more on the newly resolved master
+    ///     after a thrown `READONLY` error (only for bodies a replica cannot have half-applied).
+    ///   - readOnlyIn: spots a `READONLY` inside a successful result (pipelines).
+    func perform<T: Sendable>(
+        retryOnReadOnly: Bool = true,
+        readOnlyIn: (@Sendable (T) -> Bool)? = nil,
+        _ body: @escaping @Sendable (HiredisConnection) throws(RedisError) -> T
+    ) async throws -> T {
         inFlight.add(1, ordering: .relaxed)
         defer { inFlight.subtract(1, ordering: .relaxed) }
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             queue.async {
-                continuation.resume(with: self.performOnQueue(body))
+                var result = self.performOnQueue(body, readOnlyIn: readOnlyIn)
+                if retryOnReadOnly, self.sentinel != nil, case .failure(let error) = result, (error as? RedisError)?.isReadOnly == true {
+                    result = self.performOnQueue(body, readOnlyIn: readOnlyIn)
+                }
+                continuation.resume(with: result)
             }
         }
     }
 
-    private func performOnQueue<T>(_ body: (HiredisConnection) throws(RedisError) -> T) -> Result<T, any Error> {
+    private func performOnQueue<T>(_ body: (HiredisConnection) throws(RedisError) -> T, readOnlyIn: ((T) -> Bool)?) -> Result<T, any Error> {
         do {
             let link = try establishedLink()
-            return .success(try body(link))
+            let value = try body(link)
+            if let readOnlyIn, sentinel != nil, readOnlyIn(value) { dropAfterReadOnly() }
+            return .success(value)
         } catch {
+            if error.isReadOnly, sentinel != nil {
+                dropAfterReadOnly()
+                return .failure(error)
+            }
             if error.breaksConnection, link != nil {
                 link = nil
                 lastError = error
-                logger.debug("redis link dropped", metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+                logger.debug("redis link dropped", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)", "error": "\(error)"])
                 onLinkChange(false, error)
             }
             return .failure(error)
         }
     }
 
+    /// A `READONLY` reply: this link no longer reaches the master; every link of the pool
+    /// is stale too, so the monitor's epoch advances.
+    private func dropAfterReadOnly() {
+        guard link != nil else { return }
+        link = nil
+        logger.info("redis READONLY reply: resolving the master again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)"])
+        sentinel?.noteReadOnly(from: linkEndpoint)
+    }
+
     private func establishedLink() throws(RedisError) -> HiredisConnection {
-        if let link { return link }
+        let epoch = sentinel?.epoch ?? 0
+        if let link {
+            if epoch == linkEpoch { return link }
+            // The master changed (or may have): resolve again now.
+            self.link = nil
+            logger.debug("redis link dropped: the master is resolved again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? "?")"])
+        }
         if isShutDown { throw RedisError(.closed, "the connection was shut down") }
         let now = ContinuousClock.now
-        if let nextAttempt, now < nextAttempt, let lastError {
+        // A new epoch (a failover was announced) skips the remaining backoff.
+        if let nextAttempt, now < nextAttempt, let lastError, epoch == linkEpoch {
             let wait = nextAttempt - now
-            throw RedisError(.unavailable, "redis at \(configuration.endpoint) is unreachable; next reconnect in \(wait.milliseconds) ms (last error: \(lastError.message))")
+            throw RedisError(.unavailable, "redis at \(configuration.target) is unreachable; next reconnect in \(wait.milliseconds) ms (last error: \(lastError.message))")
         }
+        linkEpoch = epoch
         do {
-            let fresh = try Self.open(configuration)
+            let fresh: HiredisConnection
+            if let sentinel {
+                (fresh, linkEndpoint) = try sentinel.connectToMaster()
+            } else {
+                fresh = try Self.open(configuration)
+                linkEndpoint = configuration.endpoint
+            }
             link = fresh
             failures = 0
             nextAttempt = nil
@@ -182,22 +249,30 @@ public final class RedisConnection: @unchecked Sendable {
         return min(delay, configuration.maximumReconnectDelay)
     }
 
-    /// Connects, authenticates and selects the database.
+    /// Connects to ``RedisConfiguration/endpoint``, authenticates and selects the database
+    /// (plain URLs; Sentinel configurations go through ``SentinelMonitor/connectToMaster()``).
     static func open(_ configuration: RedisConfiguration) throws(RedisError) -> HiredisConnection {
+        try open(configuration, at: configuration.endpoint, verify: nil)
+    }
+
+    /// Connects to `endpoint`, authenticates, runs `verify` (the Sentinel `ROLE` check), and
+    /// selects the database.
+    static func open(_ configuration: RedisConfiguration, at endpoint: RedisConfiguration.Endpoint, verify: ((HiredisConnection) throws(RedisError) -> Void)?) throws(RedisError) -> HiredisConnection {
         let link = try HiredisConnection.connect(
-            to: configuration.endpoint,
+            to: endpoint,
             connectTimeout: configuration.connectTimeout,
             commandTimeout: configuration.commandTimeout
         )
         if let password = configuration.password {
             let auth = configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
             if case .error(let text) = try link.execute(auth) {
-                throw RedisError(.authenticationFailed, "AUTH\(configuration.username.map { " as \($0)" } ?? "") refused by \(configuration.endpoint): \(text)")
+                throw RedisError(.authenticationFailed, "AUTH\(configuration.username.map { " as \($0)" } ?? "") refused by \(endpoint): \(text)")
             }
         }
+        try verify?(link)
         if configuration.database != 0 {
             if case .error(let text) = try link.execute(RedisCommand("SELECT", configuration.database)) {
-                throw RedisError(.databaseSelectionFailed, "SELECT \(configuration.database) refused by \(configuration.endpoint): \(text)")
+                throw RedisError(.databaseSelectionFailed, "SELECT \(configuration.database) refused by \(endpoint): \(text)")
             }
         }
         return link
@@ -283,6 +358,9 @@ public final class RedisConnection: @unchecked Sendable {
         batch.append(RedisCommand("EXEC"))
         let replies = try pipeline(batch, on: link)
         guard case .success(let exec)? = replies.last else {
+            // EXECABORT after a command was refused while queueing: a READONLY refusal (a
+            // replica) is reported as such, so the Sentinel client resolves the master again.
+            for case .failure(let error) in replies.dropLast() where error.isReadOnly { throw error }
             if case .failure(let error)? = replies.last { throw error }
             throw RedisError(.protocolError, "EXEC returned nothing")
         }

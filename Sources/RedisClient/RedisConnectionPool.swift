@@ -11,6 +11,8 @@ public final class RedisConnectionPool: Sendable {
     public let configuration: RedisConfiguration
     private let connections: [RedisConnection]
     private let reachability: ReachabilityTracker
+    /// The Sentinel monitor shared by every connection (`redis-sentinel://` only).
+    let sentinel: SentinelMonitor?
 
     /// Creates a pool; no connection is opened until the first command.
     ///
@@ -21,14 +23,17 @@ public final class RedisConnectionPool: Sendable {
     public init(configuration: RedisConfiguration, size: Int = 4, logger: Logger = Logger(label: "breakwater.redis")) {
         self.configuration = configuration
         let scripts = ScriptCache()
-        let reachability = ReachabilityTracker(endpoint: configuration.endpoint, logger: logger)
+        let reachability = ReachabilityTracker(target: configuration.target, logger: logger)
         self.reachability = reachability
+        let sentinel = SentinelMonitor.make(for: configuration, logger: logger)
+        self.sentinel = sentinel
         self.connections = (0..<max(1, size)).map { index in
             RedisConnection(
                 configuration: configuration,
                 label: "breakwater.redis.\(index)",
                 logger: logger,
                 scripts: scripts,
+                sentinel: sentinel,
                 onLinkChange: { up, error in reachability.update(up, error: error) }
             )
         }
@@ -85,9 +90,14 @@ public final class RedisConnectionPool: Sendable {
         try await connection().transaction(watching: keys, reads: reads, build: build)
     }
 
-    /// Closes every connection.
+    /// Closes every connection (and stops the Sentinel watcher).
     public func shutdown() async {
+        sentinel?.stop()
         for connection in connections { await connection.shutdown() }
+    }
+
+    deinit {
+        sentinel?.stop()
     }
 }
 
@@ -95,11 +105,11 @@ public final class RedisConnectionPool: Sendable {
 final class ReachabilityTracker: Sendable {
     private let state = Mutex<Bool?>(nil)
     private let observers = Mutex<[@Sendable (Bool) -> Void]>([])
-    private let endpoint: RedisConfiguration.Endpoint
+    private let endpoint: String
     private let logger: Logger
 
-    init(endpoint: RedisConfiguration.Endpoint, logger: Logger) {
-        self.endpoint = endpoint
+    init(target: String, logger: Logger) {
+        self.endpoint = target
         self.logger = logger
     }
 

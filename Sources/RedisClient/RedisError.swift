@@ -47,6 +47,12 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         code == .connectionLost || code == .timeout || code == .protocolError || code == .connectionFailed
     }
 
+    /// Whether this is a `READONLY` refusal: the node written to is a replica (with Sentinel,
+    /// the master moved). Also found inside a script error (`script NAME: READONLY …`).
+    public var isReadOnly: Bool {
+        code == .server && (message.hasPrefix("READONLY") || message.contains(": READONLY "))
+    }
+
     /// For a server error, the error prefix (`ERR`, `NOSCRIPT`, `WRONGTYPE`, …).
     public var serverErrorPrefix: Substring? {
         guard code == .server else { return nil }

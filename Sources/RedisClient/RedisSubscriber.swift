@@ -31,6 +31,11 @@ public enum RedisSubscriberEvent: Sendable, Hashable {
 /// A dedicated thread blocks in `poll(2)` on the socket, so messages are handed over as
 /// soon as they arrive and nothing blocks Swift's cooperative pool. After a dropped
 /// connection it reconnects with capped backoff and renews every subscription.
+///
+/// With a `redis-sentinel://` configuration it resolves the master through the sentinels at
+/// every (re)connect and follows a failover: on `+switch-master` it drops its link at once
+/// (``RedisSubscriberEvent/disconnected(_:)``), resolves the new master, resubscribes and
+/// reports ``RedisSubscriberEvent/reconnected``.
 public final class RedisSubscriber: Sendable {
     private struct Control: ~Copyable {
         var channels: Set<String> = []
@@ -52,6 +57,8 @@ public final class RedisSubscriber: Sendable {
     private let wake: WakePipe
     private let configuration: RedisConfiguration
     private let logger: Logger
+    /// Set for sentinel configurations (owned: stopped by ``close()``).
+    let sentinel: SentinelMonitor?
 
     /// Creates a subscriber and starts its thread; it connects at once and keeps reconnecting.
     ///
@@ -62,7 +69,10 @@ public final class RedisSubscriber: Sendable {
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "breakwater.redis.pubsub")) throws {
         self.configuration = configuration
         self.logger = logger
-        self.wake = try WakePipe()
+        let wake = try WakePipe()
+        self.wake = wake
+        self.sentinel = SentinelMonitor.make(for: configuration, logger: logger)
+        sentinel?.onInvalidate { wake.wake() }
         (events, sink) = AsyncStream.makeStream(of: RedisSubscriberEvent.self, bufferingPolicy: .bufferingNewest(100_000))
         let thread = Thread { [self] in self.runLoop() }
         thread.name = "breakwater.redis.pubsub"
@@ -98,6 +108,7 @@ public final class RedisSubscriber: Sendable {
             return control.waiters
         }
         for waiter in waiters { waiter.continuation.resume(throwing: RedisError(.closed, "the subscriber was closed")) }
+        sentinel?.stop()
         wake.wake()
     }
 
@@ -131,11 +142,22 @@ public final class RedisSubscriber: Sendable {
         var everConnected = false
         var lastTraffic = ContinuousClock.now
         var pingOutstanding = false
+        var linkEpoch = 0
         while true {
             if control.withLock({ $0.closed }) { break }
+            let epoch = sentinel?.epoch ?? 0
+            if link != nil, epoch != linkEpoch {
+                // Sentinel announced a failover: leave the old master now, not at its next error.
+                link = nil
+                failures = 0
+                let error = RedisError(.connectionLost, "the master \"\(configuration.sentinel?.masterName ?? "")\" changed; resolving it again")
+                logger.info("redis pub/sub follows the new master", metadata: ["target": "\(configuration.target)"])
+                sink.yield(.disconnected(error))
+            }
             if link == nil {
                 do {
-                    let fresh = try RedisConnection.open(configuration)
+                    linkEpoch = epoch
+                    let fresh = try sentinel?.connectToMaster().link ?? RedisConnection.open(configuration)
                     // Renew every subscription; queued requests are re-sent too, so they get confirmed.
                     // Requests still in the outbox are sent after this and confirmed as usual.
                     let (channels, patterns) = control.withLock { control -> ([String], [String]) in
@@ -149,7 +171,7 @@ public final class RedisSubscriber: Sendable {
                     lastTraffic = .now
                     pingOutstanding = false
                     if everConnected {
-                        logger.info("redis pub/sub reconnected", metadata: ["endpoint": "\(configuration.endpoint)"])
+                        logger.info("redis pub/sub reconnected", metadata: ["endpoint": "\(configuration.target)"])
                         sink.yield(.reconnected)
                     }
                     everConnected = true
@@ -157,7 +179,7 @@ public final class RedisSubscriber: Sendable {
                     failures += 1
                     let delay = RedisConnection.reconnectDelay(failures: failures, configuration: configuration)
                     if failures == 1 {
-                        logger.warning("redis pub/sub cannot connect", metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+                        logger.warning("redis pub/sub cannot connect", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
                     }
                     let readiness = waitReadable(nil, wake: wake, timeout: delay)
                     if readiness.woken { wake.drain() }
@@ -195,7 +217,7 @@ public final class RedisSubscriber: Sendable {
                 }
             } catch {
                 link = nil
-                logger.warning("redis pub/sub connection lost", metadata: ["endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+                logger.warning("redis pub/sub connection lost", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
                 sink.yield(.disconnected((error as? RedisError) ?? RedisError(.connectionLost, "\(error)")))
             }
         }

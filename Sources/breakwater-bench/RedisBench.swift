@@ -35,7 +35,7 @@ enum RedisBench {
         let setRate = rate(operations, sequentialSet)
         let getRate = rate(operations, sequentialGet)
         let pipeRate = rate(operations, pipelined)
-        print("redis client (\(configuration.endpoint), \(operations) ops each)")
+        print("redis client (\(configuration.target), \(operations) ops each)")
         print(String(format: "  swift sequential SET      %10.0f ops/s", setRate))
         print(String(format: "  swift sequential GET      %10.0f ops/s", getRate))
         print(String(format: "  swift pipelined SET/GET   %10.0f ops/s  (batches of %d, %.1fx sequential)", pipeRate, batch, pipeRate / ((setRate + getRate) / 2)))
@@ -59,7 +59,7 @@ enum RedisBench {
 
     /// Runs `redis-benchmark -c 1 -t set,get` and parses its `-q` output.
     private static func redisBenchmark(configuration: RedisConfiguration, operations: Int) -> [String: Double]? {
-        guard case .tcp(let host, let port) = configuration.endpoint else { return nil }
+        guard configuration.sentinel == nil, case .tcp(let host, let port) = configuration.endpoint else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["redis-benchmark", "-h", host, "-p", "\(port)", "-c", "1", "-n", "\(operations)", "-t", "set,get", "-q", "-d", "3"]

@@ -1,6 +1,7 @@
 // breakwater-node: a small process that multi-process tests spawn (one "instance" each).
 //
 //   breakwater-node record  --name N --id ID --tasks T --calls C --outcome success|failure [--threshold K] [--start-at-ms MS]
+//                           [--duration-ms MS --pause-ms P]   (instead of C calls: call every P ms for MS ms)
 //   breakwater-node probe   --name N --id ID --tasks T [--hold-ms MS] [--open-timeout-ms MS] [--outcome success|failure|none]
 //   breakwater-node observe --name N --id ID --until open|closed|half-open [--timeout-ms MS]
 //
@@ -33,6 +34,8 @@ let instance = option("--id") ?? "node-\(getpid())"
 let tasks = Int(option("--tasks") ?? "1") ?? 1
 let calls = Int(option("--calls") ?? "1") ?? 1
 let outcomeName = option("--outcome") ?? "success"
+let durationMs = option("--duration-ms").flatMap(Int64.init)
+let pauseMs = Int64(option("--pause-ms") ?? "2") ?? 2
 var config = BreakerConfig(failureThreshold: Int(option("--threshold") ?? "5") ?? 5)
 config.openTimeout = .milliseconds(Int64(option("--open-timeout-ms") ?? "300000") ?? 300_000)
 config.halfOpenMaxCalls = Int(option("--half-open-max") ?? "3") ?? 3
@@ -58,6 +61,18 @@ case "record":
         for _ in 0..<tasks {
             tasksGroup.addTask {
                 var admitted = 0
+                if let durationMs {
+                    // Timed mode (e.g. across a Sentinel failover): keep calling until the deadline.
+                    let deadline = ContinuousClock.now + .milliseconds(durationMs)
+                    while ContinuousClock.now < deadline {
+                        if let ticket = try? await breaker.acquire() {
+                            admitted += 1
+                            await breaker.record(outcome, duration: .milliseconds(1), ticket: ticket)
+                        }
+                        try? await Task.sleep(for: .milliseconds(pauseMs))
+                    }
+                    return admitted
+                }
                 for _ in 0..<calls {
                     guard let ticket = try? await breaker.acquire() else { continue }
                     admitted += 1

@@ -7,7 +7,7 @@ import SharedBreaker
 
 /// `--redis-url`, shared by every subcommand.
 struct RedisOptions: ParsableArguments {
-    @Option(name: .customLong("redis-url"), help: "Redis URL: redis://[user[:password]@]host[:port][/db] or unix:///path (env REDIS_URL; default redis://127.0.0.1:6379). The password may come from REDIS_PASSWORD or REDIS_PASSWORD_FILE.")
+    @Option(name: .customLong("redis-url"), help: "Redis URL: redis://[user[:password]@]host[:port][/db], unix:///path, or redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER (sentinels' password: REDIS_SENTINEL_PASSWORD) (env REDIS_URL; default redis://127.0.0.1:6379). The password may come from REDIS_PASSWORD or REDIS_PASSWORD_FILE.")
     var url: String?
 
     /// The explicit URL: the option, else `REDIS_URL`.

@@ -32,7 +32,7 @@ struct WatchCommand: AsyncParsableCommand {
             throw runtimeFailure(error)
         }
         let scope = validated.isEmpty ? "all breakers" : validated.map { $0.rawValue }.joined(separator: ", ")
-        emit("watching \(scope) on \(configuration.endpoint) (Ctrl-C to stop)")
+        emit("watching \(scope) on \(configuration.target) (Ctrl-C to stop)")
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

@@ -40,7 +40,7 @@ struct RedisConfigurationTests {
     }
 
     @Test("rejects malformed URLs with a reason", arguments: [
-        ("http://host", "expected a redis:// or unix:// URL"),
+        ("http://host", "expected a redis://, redis-sentinel:// or unix:// URL"),
         ("redis://host:0", "port \"0\" is not in 1...65535"),
         ("redis://host:abc", "port \"abc\""),
         ("redis://host/-1", "database \"-1\""),
@@ -89,6 +89,76 @@ struct RedisConfigurationTests {
         }
         #expect(throws: RedisError.self) {
             try RedisConfiguration(url: "redis://host", environment: ["REDIS_PASSWORD_FILE": "/nonexistent/pw"])
+        }
+    }
+
+    @Test("parses redis-sentinel:// URLs: sentinels, default port, master, db and credentials")
+    func sentinelURL() throws {
+        let configuration = try RedisConfiguration(
+            url: "redis-sentinel://breakwater:s%40cret@s1.internal,s2.internal:26380,[::1]:26381/2#my%20master",
+            environment: ["REDIS_SENTINEL_PASSWORD": "sentinelpw", "REDIS_SENTINEL_USERNAME": "watcher"]
+        )
+        let sentinel = try #require(configuration.sentinel)
+        #expect(sentinel.sentinels == [.tcp(host: "s1.internal", port: 26379), .tcp(host: "s2.internal", port: 26380), .tcp(host: "::1", port: 26381)])
+        #expect(sentinel.masterName == "my master")
+        #expect(sentinel.username == "watcher")
+        #expect(sentinel.password == "sentinelpw")
+        // User and password are the master's (data connection), as for redis://.
+        #expect(configuration.username == "breakwater")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == 2)
+        #expect(configuration.usesSentinel)
+        #expect(configuration.endpoint == .tcp(host: "s1.internal", port: 26379))
+        #expect(!configuration.description.contains("s@cret") && !configuration.description.contains("sentinelpw"))
+        #expect(configuration.description.contains("master=my master"))
+
+        let minimal = try RedisConfiguration(url: "redis-sentinel://127.0.0.1#mymaster", environment: ["REDIS_PASSWORD": "datapw"])
+        #expect(minimal.sentinel?.sentinels == [.tcp(host: "127.0.0.1", port: 26379)])
+        #expect(minimal.sentinel?.password == nil)
+        #expect(minimal.password == "datapw")
+        #expect(minimal.database == 0)
+        #expect(!(try RedisConfiguration(url: "redis://host")).usesSentinel)
+    }
+
+    @Test("reads the sentinels' password from REDIS_SENTINEL_PASSWORD_FILE")
+    func sentinelPasswordFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("spw-\(UUID().uuidString)")
+        try "from-file\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try RedisConfiguration(url: "redis-sentinel://h#m", environment: ["REDIS_SENTINEL_PASSWORD_FILE": file.path])
+        #expect(configuration.sentinel?.password == "from-file")
+    }
+
+    @Test("rejects malformed sentinel URLs naming what is wrong", arguments: [
+        ("redis-sentinel://host:26379", "no master name"),
+        ("redis-sentinel://host:26379/0", "no master name"),
+        ("redis-sentinel://host#", "empty master name"),
+        ("redis-sentinel://#mymaster", "no sentinel host"),
+        ("redis-sentinel:///1#mymaster", "no sentinel host"),
+        ("redis-sentinel://a,,b#mymaster", "sentinel #2 in the host list is empty"),
+        ("redis-sentinel://a,#mymaster", "sentinel #2 in the host list is empty"),
+        ("redis-sentinel://a:99999#mymaster", "sentinel port \"99999\" is not in 1...65535"),
+        ("redis-sentinel://a,b:x#mymaster", "sentinel port \"x\""),
+        ("redis-sentinel://a,:26379#mymaster", "sentinel #2 (\":26379\") has no host"),
+        ("redis-sentinel://a/x#mymaster", "database \"x\""),
+    ])
+    func rejectsSentinel(url: String, reason: String) {
+        #expect {
+            try RedisConfiguration(url: url)
+        } throws: { error in
+            guard let error = error as? RedisError else { return false }
+            return error.code == .invalidConfiguration && error.message.contains(reason) && error.message.contains("Sentinel URL")
+        }
+    }
+
+    @Test("never repeats the master's password in sentinel URL errors")
+    func sentinelRedaction() {
+        do {
+            _ = try RedisConfiguration(url: "redis-sentinel://bob:hunter2@host:1")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"))
+            #expect("\(error)".contains("bob:***"))
         }
     }
 }
