@@ -56,4 +56,23 @@ struct OutageTests {
         #expect(await eventually(timeout: .seconds(10)) { failClosed.status().storeAvailable })
         _ = try await failClosed.acquire()
     }
+
+    @Test("a force-open holds through a Redis outage under every store-failure policy (compose-check found calls)", arguments: StoreFailurePolicy.allCases)
+    func forcedOpenHoldsDuringOutage(policy: StoreFailurePolicy) async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let redis = try quickRedis(server)
+        let fleet = Fleet(count: 1, redis: redis, pollInterval: .milliseconds(100))
+        defer { Task { await fleet.stop() } }
+        let name = try uniqueName("forced-outage")
+        // The open timeout has long passed when Redis goes away: only the override keeps it open.
+        let breaker = try await fleet.breakers(name, options: fastOptions(openTimeout: .milliseconds(50), onStoreFailure: policy))[0]
+        try await breaker.forceOpen()
+        try await Task.sleep(for: .milliseconds(100))
+        server.kill()
+        #expect(await eventually { !breaker.status().storeAvailable })
+        for _ in 0..<5 {
+            await #expect(throws: CircuitOpenError.self, "policy \(policy.rawValue) let a call through a force-open") { _ = try await breaker.acquire() }
+        }
+    }
 }
