@@ -3,8 +3,10 @@ import BreakerCore
 /// A shared breaker's status on one instance: the shared view and the local breaker.
 ///
 /// The JSON shape is the seed service's `get_status` shape (name, state, failure_count,
-/// open timeout, statistics …) plus `version`, `instance`, `store_available` and `local`.
-public struct SharedBreakerStatus: Sendable, Equatable, Codable {
+/// open timeout, `statistics`, `health_score`, `half_open`, `thresholds`, `last_failure_time`,
+/// `last_state_change`) plus `version`, `instance`, `store_available`, `mode` and `local`.
+/// The fleet fields are top-level keys (from ``fleet``), absent when Redis could not be read.
+public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
     public var name: String
     public var instance: String
     public var state: BreakerState
@@ -104,6 +106,29 @@ public struct SharedBreakerStatus: Sendable, Equatable, Codable {
         case tripQuorum = "trip_quorum"
         case onStoreFailure = "on_store_failure"
         case storeAvailable = "store_available"
-        case mode, thresholds, fleet
+        case mode, thresholds
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(instance, forKey: .instance)
+        try container.encode(state, forKey: .state)
+        try container.encode(version, forKey: .version)
+        try container.encodeIfPresent(forced, forKey: .forced)
+        try container.encode(local, forKey: .local)
+        try container.encode(failureCount, forKey: .failureCount)
+        try container.encode(openTimeoutMilliseconds, forKey: .openTimeoutMilliseconds)
+        try container.encodeIfPresent(openedAtMilliseconds, forKey: .openedAtMilliseconds)
+        try container.encodeIfPresent(retryAfterMilliseconds, forKey: .retryAfterMilliseconds)
+        try container.encode(failedRecoveries, forKey: .failedRecoveries)
+        try container.encode(updatedBy, forKey: .updatedBy)
+        try container.encode(tripQuorum, forKey: .tripQuorum)
+        try container.encode(onStoreFailure, forKey: .onStoreFailure)
+        try container.encode(storeAvailable, forKey: .storeAvailable)
+        try container.encode(mode, forKey: .mode)
+        try container.encode(thresholds, forKey: .thresholds)
+        // The fleet statistics sit beside the other keys, as in the seed's get_status.
+        try fleet?.encode(to: encoder)
     }
 }
