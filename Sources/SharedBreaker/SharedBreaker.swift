@@ -196,19 +196,19 @@ public final class SharedBreaker: Sendable {
         let now = clock.now()
         return inner.withLock { inner -> LocalDecision in
             if !inner.storeAvailable {
-                // A manual override known before the outage holds through it, whatever the
-                // store-failure policy: the operator's decision wins over the automatic one.
-                switch inner.view.forced {
-                case .open: return .rejected(.open, nil)
-                case .closed: return .allowed(Ticket(start: now, localPermit: nil))
-                case nil: break
-                }
                 switch options.onStoreFailure {
                 case .failOpen:
                     return .allowed(Ticket(start: now, localPermit: nil))
                 case .failClosed:
                     return .rejected(inner.view.state == .closed ? .open : inner.view.state, nil)
                 case .local:
+                    // A manual override known before the outage holds through it (`fail_open`
+                    // and `fail_closed` are absolute by definition and ignore it).
+                    switch inner.view.forced {
+                    case .open: return .rejected(.open, nil)
+                    case .closed: return .allowed(Ticket(start: now, localPermit: nil))
+                    case nil: break
+                    }
                     if inner.view.state == .open, let retry = openRemaining(inner: inner, now: now) {
                         return .rejected(.open, retry)
                     }
