@@ -169,15 +169,7 @@ public struct RedisConfiguration: Sendable, Hashable {
         guard !masterName.isEmpty else {
             throw invalid("empty master name after \"#\" (e.g. redis-sentinel://host:26379#mymaster)")
         }
-        var database = 0
-        if let slash = rest.firstIndex(of: "/") {
-            let dbPart = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-            if !dbPart.isEmpty {
-                guard let db = Int(dbPart), db >= 0 else { throw invalid("database \"\(dbPart)\" is not a non-negative integer") }
-                database = db
-            }
-        }
+        let database = try splitDatabase(&rest, invalid: invalid)
         guard !rest.isEmpty else { throw invalid("no sentinel host (expected host[:port][,host[:port]…])") }
         var sentinels: [Endpoint] = []
         for (index, item) in rest.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
@@ -208,6 +200,16 @@ public struct RedisConfiguration: Sendable, Hashable {
     }
 
     /// Parses `host`, `host:port`, `[v6]` or `[v6]:port`.
+    /// Removes a trailing `/N` from `rest` and returns N (0 when absent).
+    static func splitDatabase(_ rest: inout Substring, invalid: (String) -> RedisError) throws(RedisError) -> Int {
+        guard let slash = rest.firstIndex(of: "/") else { return 0 }
+        let dbPart = rest[rest.index(after: slash)...]
+        rest = rest[..<slash]
+        guard !dbPart.isEmpty else { return 0 }
+        guard let db = Int(dbPart), db >= 0 else { throw invalid("database \"\(dbPart)\" is not a non-negative integer") }
+        return db
+    }
+
     private static func parseHostPort(_ text: Substring, defaultPort: Int, what: String, invalid: (String) -> RedisError) throws(RedisError) -> (String, Int) {
         var port = defaultPort
         if text.hasPrefix("[") {
@@ -258,15 +260,7 @@ public struct RedisConfiguration: Sendable, Hashable {
         var rest = Substring(url.dropFirst("redis://".count))
         let (username, password, afterUserinfo) = splitUserinfo(rest)
         rest = afterUserinfo
-        var database = 0
-        if let slash = rest.firstIndex(of: "/") {
-            let dbPart = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-            if !dbPart.isEmpty {
-                guard let db = Int(dbPart), db >= 0 else { throw invalid("database \"\(dbPart)\" is not a non-negative integer") }
-                database = db
-            }
-        }
+        let database = try splitDatabase(&rest, invalid: invalid)
         let (host, port) = try parseHostPort(rest, defaultPort: 6379, what: "port", invalid: invalid)
         guard !host.isEmpty else { throw invalid("missing host") }
         return (.tcp(host: String(host), port: port), username, password, database)
