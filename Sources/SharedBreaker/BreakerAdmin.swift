@@ -35,6 +35,10 @@ public struct BreakerAdmin: Sendable {
     /// An override whose `--for` has passed is lapsed first (by the script, on Redis server
     /// time), so what is shown is never an override that no longer holds.
     public func read(_ name: BreakerName) async throws -> Entry? {
+        try await read(name, applyingLapse: true)
+    }
+
+    private func read(_ name: BreakerName, applyingLapse: Bool) async throws -> Entry? {
         let replies = try await store.pipeline([
             RedisCommand("HGETALL", name.stateKey),
             RedisCommand("TTL", name.stateKey),
@@ -44,11 +48,11 @@ public struct BreakerAdmin: Sendable {
         guard !fields.isEmpty else { return nil }
         let ttl = (try? replies[1].get().int) ?? -2
         let state = StoredBreakerState(fields: fields)
-        if state.forced != nil, state.forcedUntilMilliseconds > 0,
+        if applyingLapse, state.forced != nil, state.forcedUntilMilliseconds > 0,
            let time = try? replies[2].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int,
            seconds * 1000 + micros / 1000 >= state.forcedUntilMilliseconds {
             _ = try await BreakerScript.call(store, name: name, operation: "touch", instanceID: instanceID, configuration: "")
-            return try await read(name)
+            return try await read(name, applyingLapse: false)
         }
         return Entry(name: name, state: state, ttlSeconds: ttl, fields: fields)
     }
