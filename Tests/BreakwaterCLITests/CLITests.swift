@@ -20,14 +20,14 @@ struct CLITests {
     }
 
     @Test("check-config accepts a valid config with exit 0")
-    func checkConfigValid() throws {
+    func checkConfigValid() async throws {
         let path = try writeConfig("""
         instance_id: t-1
         http: { listen: 127.0.0.1:9464 }
         collectors:
           - { name: api, kind: http_json, base_url: "http://127.0.0.1:1/x", interval_seconds: 0.2 }
         """)
-        let result = try breakwater(["check-config", "--config", path])
+        let result = try await breakwater(["check-config", "--config", path])
         #expect(result.exitCode == 0)
         #expect(result.output.contains("OK (1 collector: api)"))
     }
@@ -41,41 +41,41 @@ struct CLITests {
         ("collectors:\n  - { name: a, kind: http_json, base_url: 'http://x/', interval_seconds: 1, breaker: { open_timeout_seconds: 600, max_open_timeout_seconds: 60 } }",
          ["collectors[0].breaker.max_open_timeout_seconds"]),
     ])
-    func checkConfigInvalid(yaml: String, fields: [String]) throws {
+    func checkConfigInvalid(yaml: String, fields: [String]) async throws {
         let path = try writeConfig(yaml)
-        let result = try breakwater(["check-config", "--config", path])
+        let result = try await breakwater(["check-config", "--config", path])
         #expect(result.exitCode == 2)
         for field in fields { #expect(result.output.contains(field), "missing \(field) in: \(result.output)") }
     }
 
     @Test("a missing config file is a usage error (exit 2) naming the file")
-    func missingConfig() throws {
-        let result = try breakwater(["run", "--config", "/nonexistent/breakwater.yaml"])
+    func missingConfig() async throws {
+        let result = try await breakwater(["run", "--config", "/nonexistent/breakwater.yaml"])
         #expect(result.exitCode == 2)
         #expect(result.output.contains("/nonexistent/breakwater.yaml"))
     }
 
     @Test("usage errors exit 2", arguments: [["frobnicate"], ["status", "--bogus"], ["force-open"], ["status", "bad:name"]])
-    func usageErrors(arguments: [String]) throws {
-        let result = try breakwater(arguments)
+    func usageErrors(arguments: [String]) async throws {
+        let result = try await breakwater(arguments)
         #expect(result.exitCode == 2, "\(arguments): \(result.output)")
     }
 
     @Test("--redis-url is global: it may come before the subcommand")
-    func globalRedisURL() throws {
+    func globalRedisURL() async throws {
         let port = try RedisServerProcess.freePort()
         for arguments in [["--redis-url", "redis://127.0.0.1:\(port)", "list"], ["--redis-url=redis://127.0.0.1:\(port)", "status"]] {
-            let result = try breakwater(arguments)
+            let result = try await breakwater(arguments)
             #expect(result.exitCode == 1, "\(arguments): \(result.output)")
             #expect(result.output.contains("127.0.0.1:\(port)"))
         }
     }
 
     @Test("an unreachable Redis exits 1 with a one-line reason")
-    func redisUnreachable() throws {
+    func redisUnreachable() async throws {
         let port = try RedisServerProcess.freePort()
         for arguments in [["status"], ["list"], ["force-open", "x"], ["watch", "--duration", "1"]] {
-            let result = try breakwater(arguments + ["--redis-url", "redis://127.0.0.1:\(port)"])
+            let result = try await breakwater(arguments + ["--redis-url", "redis://127.0.0.1:\(port)"])
             #expect(result.exitCode == 1, "\(arguments): \(result.output)")
             #expect(result.output.contains("127.0.0.1:\(port)"))
             #expect(result.output.split(separator: "\n").count == 1)
@@ -86,31 +86,31 @@ struct CLITests {
     func manualControlAndStatus() async throws {
         let name = uniqueName("manual")
         defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name) } }
-        let opened = try breakwater(["force-open", name])
+        let opened = try await breakwater(["force-open", name])
         #expect(opened.exitCode == 0)
         #expect(opened.output.contains("state open"))
         #expect(try await pool.execute("HGET", "cb_state:" + name, "forced").string == "open")
 
-        let status = try breakwater(["status", name])
+        let status = try await breakwater(["status", name])
         #expect(status.exitCode == 0)
         #expect(status.output.contains("NAME"))
         let row = try #require(status.output.split(separator: "\n").first { $0.hasPrefix(name) })
         #expect(row.contains(" open ") && row.contains("open"))
 
-        let json = try breakwater(["status", name, "--json"])
+        let json = try await breakwater(["status", name, "--json"])
         let array = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
         #expect(array.first?["name"] as? String == name)
         #expect(array.first?["state"] as? String == "open")
         #expect(array.first?["version"] as? Int == 1)
         #expect((array.first?["ttl_seconds"] as? Int ?? 0) > 86_000)
 
-        let list = try breakwater(["list", "--json"])
+        let list = try await breakwater(["list", "--json"])
         let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
         #expect(listed.contains { $0["name"] as? String == name })
 
-        #expect(try breakwater(["force-close", name]).output.contains("state closed, forced closed, version 2"))
-        #expect(try breakwater(["reset", name]).output.contains("state closed, forced -, version 3"))
-        let missing = try breakwater(["status", uniqueName("never")])
+        #expect(try await breakwater(["force-close", name]).output.contains("state closed, forced closed, version 2"))
+        #expect(try await breakwater(["reset", name]).output.contains("state closed, forced -, version 3"))
+        let missing = try await breakwater(["status", uniqueName("never")])
         #expect(missing.exitCode == 1)
         #expect(missing.output.contains("no state in Redis"))
     }
@@ -123,8 +123,8 @@ struct CLITests {
         env["REDIS_URL"] = ProcessInfo.processInfo.environment["REDIS_URL"]
         let watcher = try ChildProcess(Built.breakwater, ["watch", name, "--duration", "60"], environment: ["REDIS_URL": env["REDIS_URL"] ?? ""])
         #expect(await eventually(timeout: .seconds(15)) { watcher.output.contains("watching") })
-        _ = try breakwater(["force-open", name])
-        _ = try breakwater(["reset", name])
+        _ = try await breakwater(["force-open", name])
+        _ = try await breakwater(["reset", name])
         #expect(await eventually(timeout: .seconds(30)) { watcher.output.contains("open -> closed") })
         watcher.stop(signal: SIGINT)
         let lines = watcher.output.split(separator: "\n").filter { $0.contains(" \(name) ") && $0.contains(" -> ") }

@@ -20,11 +20,11 @@ struct CommandResult {
 }
 
 /// Runs `breakwater ARGS` against the test Redis and waits for it.
-func breakwater(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> CommandResult {
+func breakwater(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> CommandResult {
     var env = ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""]
     for (key, value) in environment { env[key] = value }
     let process = try ChildProcess(Built.breakwater, arguments, environment: env)
-    let code = process.waitForExit(timeout: timeout)
+    let code = await process.exited(within: timeout)
     if code == nil { process.stop(signal: SIGKILL) }
     return CommandResult(exitCode: code, output: process.output)
 }
@@ -65,9 +65,9 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, and the exit code (nil if it did not exit within `timeout`).
-    func terminate(timeout: Duration = .seconds(10)) -> Int32? {
+    func terminate(timeout: Duration = .seconds(10)) async -> Int32? {
         kill(process.pid, SIGTERM)
-        return process.waitForExit(timeout: timeout)
+        return await process.exited(within: timeout)
     }
 
     func restart() throws {

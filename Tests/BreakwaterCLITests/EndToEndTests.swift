@@ -52,7 +52,7 @@ struct EndToEndTests {
         try upstream.setMode("error500")
         #expect(await eventually(timeout: .seconds(10)) { await field(name, "state") == "open" })
         let opens = await field(name, "circuit_opens")
-        for daemon in daemons { #expect(daemon.terminate() == 0) }
+        for daemon in daemons { #expect(await daemon.terminate() == 0) }
         #expect(await field(name, "state") == "open")
         for daemon in daemons { try daemon.restart() }
         try upstream.setMode("healthy")
@@ -60,12 +60,12 @@ struct EndToEndTests {
         #expect(Int(await field(name, "circuit_opens") ?? "0") ?? 0 >= Int(opens ?? "0") ?? 0)
 
         // A force-open from the CLI stops both daemons from calling.
-        #expect(try breakwater(["force-open", name]).exitCode == 0)
+        #expect(try await breakwater(["force-open", name]).exitCode == 0)
         try await Task.sleep(for: .milliseconds(500))
         let frozen = try upstream.requestCount()
         try await Task.sleep(for: .seconds(2))
         #expect(try upstream.requestCount() == frozen, "a daemon polled while forced open")
-        #expect(try breakwater(["reset", name]).exitCode == 0)
+        #expect(try await breakwater(["reset", name]).exitCode == 0)
         #expect(await eventually(timeout: .seconds(10)) { ((try? upstream.requestCount()) ?? 0) > frozen })
 
         // /breakers and /metrics on a daemon.
@@ -76,7 +76,7 @@ struct EndToEndTests {
         #expect(metrics.contains("breakwater_transitions_total"))
         #expect(metrics.contains("breakwater_redis_connected 1"))
         #expect(try httpGet(port: daemons[1].httpPort, path: "/readyz").contains("\"redis_reachable\":true"))
-        for daemon in daemons { #expect(daemon.terminate() == 0) }
+        for daemon in daemons { #expect(await daemon.terminate() == 0) }
     }
 
     @Test("429 with Retry-After is not a failure, and the next poll waits for it")
@@ -88,7 +88,7 @@ struct EndToEndTests {
         try await Task.sleep(for: .seconds(3))
         #expect(try upstream.requestCount() <= 3, "polls ignored Retry-After")
         #expect(await field(name, "state") != "open")
-        #expect(daemon.terminate() == 0)
+        #expect(await daemon.terminate() == 0)
     }
 
     @Test("timeouts and garbage bodies count as failures")
@@ -99,7 +99,7 @@ struct EndToEndTests {
             let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
             #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
             #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
-            #expect(daemon.terminate() == 0)
+            #expect(await daemon.terminate() == 0)
             _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name)
         }
     }

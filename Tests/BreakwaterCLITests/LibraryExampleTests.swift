@@ -18,10 +18,10 @@ struct LibraryExampleTests {
     }
 
     @Test("the example runs against Redis: a call, three failures trip the breaker, reset")
-    func exampleRuns() throws {
+    func exampleRuns() async throws {
         let example = Built.binDirectory.appendingPathComponent("library-example").path
         let process = try ChildProcess(example, [], environment: ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
-        #expect(process.waitForExit(timeout: .seconds(60)) == 0, "\(process.output)")
+        #expect(await process.exited(within: .seconds(60)) == 0, "\(process.output)")
         #expect(process.output.contains("run returned 42"))
         #expect(process.output.contains("after 3 failures: open"), "\(process.output)")
     }

@@ -22,18 +22,18 @@ struct OperatorViewTests {
     @Test("force-open --for lapses by server time to half-open; the ledger records actor, note and the lapse")
     func forceOpenLapses() async throws {
         let name = uniqueName("lapse")
-        let opened = try breakwater(["force-open", name, "--for", "1s", "--note", "deploy <b>42</b>", "--actor", "alice@ops"])
+        let opened = try await breakwater(["force-open", name, "--for", "1s", "--note", "deploy <b>42</b>", "--actor", "alice@ops"])
         #expect(opened.exitCode == 0, "\(opened.output)")
         #expect(opened.output.contains("lapses in"))
         let stored = try await fields(name)
         #expect(stored["forced"] == "open" && stored["forced_note"] == "deploy <b>42</b>" && stored["forced_actor"] == "alice@ops")
         // Reading it after the deadline (Redis server time) shows the lapsed override: half-open.
         #expect(await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
-            (try? breakwater(["status", name, "--json"]))?.output.contains("\"state\" : \"half-open\"") == true
+            (try? await breakwater(["status", name, "--json"]))?.output.contains("\"state\" : \"half-open\"") == true
         })
         let after = try await fields(name)
         #expect(after["state"] == "half-open" && after["forced"] == "" && after["forced_note"] == "")
-        let history = try breakwater(["history", name, "--json"])
+        let history = try await breakwater(["history", name, "--json"])
         #expect(history.exitCode == 0, "\(history.output)")
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
         #expect(entries.first?["reason"] as? String == "override_expired")
@@ -48,7 +48,7 @@ struct OperatorViewTests {
     @Test("a lapsed force-close closes with trip counters cleared; history lists newest first")
     func forceCloseLapses() async throws {
         let name = uniqueName("lapse-close")
-        #expect(try breakwater(["force-close", name, "--for", "0.5s", "--note", "ok"]).exitCode == 0)
+        #expect(try await breakwater(["force-close", name, "--for", "0.5s", "--note", "ok"]).exitCode == 0)
         _ = try await pool.execute("HSET", "cb_state:" + name, "failure_count", "3")
         let deadline = Int64(try await fields(name)["forced_until_ms"] ?? "") ?? 0
         #expect(await eventually(timeout: .seconds(20)) {
@@ -56,19 +56,19 @@ struct OperatorViewTests {
             return (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000 > deadline
         })
         // The next manual action (a reset) first applies the lapse: two ledger entries.
-        #expect(try breakwater(["reset", name, "--note", "after"]).exitCode == 0)
-        let history = try breakwater(["history", name, "--json", "--limit", "10"])
+        #expect(try await breakwater(["reset", name, "--note", "after"]).exitCode == 0)
+        let history = try await breakwater(["history", name, "--json", "--limit", "10"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
         #expect(entries.map { $0["reason"] as? String ?? "" } == ["reset", "override_expired", "forced_closed"])
         #expect(entries.map { $0["version"] as? Int ?? 0 } == [3, 2, 1])
-        let table = try breakwater(["history", name])
+        let table = try await breakwater(["history", name])
         #expect(table.output.contains("override_expired") && table.output.contains("REASON"))
         _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name)
     }
 
     @Test("--for rejects nonsense with exit 2 naming the value", arguments: ["soon", "-5m", "0s", "400d"])
-    func badDuration(value: String) throws {
-        let result = try breakwater(["force-open", uniqueName("bad"), "--for", value])
+    func badDuration(value: String) async throws {
+        let result = try await breakwater(["force-open", uniqueName("bad"), "--for", value])
         #expect(result.exitCode == 2)
         #expect(result.output.contains("--for"), "\(result.output)")
     }
@@ -78,18 +78,18 @@ struct OperatorViewTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let env = ["REDIS_URL": server.url]
-        #expect(try breakwater(["force-open", "a1"], environment: env).exitCode == 0)
-        #expect(try breakwater(["force-close", "b1"], environment: env).exitCode == 0)
-        #expect(try breakwater(["reset", "c1"], environment: env).exitCode == 0)
-        let status = try breakwater(["status"], environment: env)
+        #expect(try await breakwater(["force-open", "a1"], environment: env).exitCode == 0)
+        #expect(try await breakwater(["force-close", "b1"], environment: env).exitCode == 0)
+        #expect(try await breakwater(["reset", "c1"], environment: env).exitCode == 0)
+        let status = try await breakwater(["status"], environment: env)
         #expect(status.output.contains("3 breakers: 2 closed, 1 open, 0 half-open, 2 forced"), "\(status.output)")
-        let open = try breakwater(["status", "--state", "open"], environment: env)
+        let open = try await breakwater(["status", "--state", "open"], environment: env)
         let rows = open.output.split(separator: "\n").filter { $0.hasPrefix("a1") || $0.hasPrefix("b1") || $0.hasPrefix("c1") }
         #expect(rows.count == 1 && rows[0].hasPrefix("a1"), "\(open.output)")
-        #expect(try breakwater(["reset", "--all"], environment: env).exitCode == 2)
-        let all = try breakwater(["reset", "--all", "--yes"], environment: env)
+        #expect(try await breakwater(["reset", "--all"], environment: env).exitCode == 2)
+        let all = try await breakwater(["reset", "--all", "--yes"], environment: env)
         #expect(all.exitCode == 0)
-        let after = try breakwater(["status"], environment: env)
+        let after = try await breakwater(["status"], environment: env)
         #expect(after.output.contains("3 breakers: 3 closed, 0 open, 0 half-open, 0 forced"), "\(after.output)")
     }
 
@@ -98,7 +98,7 @@ struct OperatorViewTests {
         let server = try RedisServerProcess()
         defer { server.stop() }
         let env = ["REDIS_URL": server.url]
-        #expect(try breakwater(["force-open", "dash-1", "--note", "<script>x</script>"], environment: env).exitCode == 0)
+        #expect(try await breakwater(["force-open", "dash-1", "--note", "<script>x</script>"], environment: env).exitCode == 0)
         let port = try Loopback.freePort()
         let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
         defer { dashboard.stop(signal: SIGTERM) }
@@ -116,25 +116,25 @@ struct OperatorViewTests {
         let stream = try ChildProcess("curl", ["-sN", "--max-time", "30", "http://127.0.0.1:\(port)/events"])
         defer { stream.stop(signal: SIGKILL) }
         #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
-        #expect(try breakwater(["reset", "dash-1"], environment: env).exitCode == 0)
+        #expect(try await breakwater(["reset", "dash-1"], environment: env).exitCode == 0)
         #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("\"reason\":\"reset\"") }, "\(stream.output)")
         // SIGTERM drains promptly even with an event stream open.
         dashboard.stop(signal: SIGTERM)
-        #expect(dashboard.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(await dashboard.exited(within: .seconds(15)) == 0)
     }
 
     func httpGet(_ url: String) async throws -> String {
         let curl = try ChildProcess("curl", ["-sf", "--max-time", "10", url])
-        #expect(curl.waitForExit(timeout: .seconds(15)) == 0, "GET \(url) failed: \(curl.output)")
+        #expect(await curl.exited(within: .seconds(15)) == 0, "GET \(url) failed: \(curl.output)")
         return curl.output
     }
 }
 
 @Suite("Operator view in a running daemon: /breakers, /, shadow mode")
 struct DaemonOperatorViewTests {
-    func get(_ url: String) throws -> String {
+    func get(_ url: String) async throws -> String {
         let curl = try ChildProcess("curl", ["-sf", "--max-time", "10", url])
-        #expect(curl.waitForExit(timeout: .seconds(15)) == 0, "GET \(url) failed: \(curl.output)")
+        #expect(await curl.exited(within: .seconds(15)) == 0, "GET \(url) failed: \(curl.output)")
         return curl.output
     }
 
@@ -149,7 +149,7 @@ struct DaemonOperatorViewTests {
         // Enforcement would stop calling for 60 s; shadow mode keeps polling.
         #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= atTrip + 5 }, "shadow mode rejected calls")
         let base = "http://127.0.0.1:\(daemon.httpPort)"
-        let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try get(base + "/breakers").utf8)) as? [[String: Any]])
+        let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try await get(base + "/breakers").utf8)) as? [[String: Any]])
         let status = try #require(breakers.first { $0["name"] as? String == name })
         #expect(status["mode"] as? String == "shadow")
         #expect(status["state"] as? String == "open")
@@ -161,11 +161,11 @@ struct DaemonOperatorViewTests {
         #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
         #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)
         #expect((fleet["half_open"] as? [String: Any])?["max_calls"] as? Int == 1)
-        let metrics = try get(base + "/metrics")
+        let metrics = try await get(base + "/metrics")
         let wouldReject = metrics.split(separator: "\n").first { $0.hasPrefix("breakwater_would_reject_total{") && $0.contains(name) }
         #expect(wouldReject.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0, "would-reject not counted")
-        #expect(try get(base + "/").contains("Breakwater breakers"))
-        #expect(daemon.terminate() == 0)
+        #expect(try await get(base + "/").contains("Breakwater breakers"))
+        #expect(await daemon.terminate() == 0)
         _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name, "collector:" + name)
         await pool.shutdown()
     }

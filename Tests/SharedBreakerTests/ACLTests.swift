@@ -92,7 +92,7 @@ struct ACLTests {
         #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
         #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
         let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
-        #expect(reset.waitForExit(timeout: .seconds(20)) == 0, "\(reset.output)")
+        #expect(await reset.exited(within: .seconds(20)) == 0, "\(reset.output)")
         #expect(daemon.stop(signal: SIGTERM) == 0)
         await adminPool.shutdown()
     }
@@ -192,7 +192,7 @@ struct ACLTests {
         let makeACL = try ChildProcess("sh", [Self.redisDeployDirectory.appendingPathComponent("make-acl").path, output.path], environment: [
             "BREAKWATER_REDIS_PASSWORD": "made-bw-password", "REDIS_ADMIN_PASSWORD": "made-admin-password",
         ])
-        #expect(makeACL.waitForExit(timeout: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
+        #expect(await makeACL.exited(within: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
         let rendered = try String(contentsOf: output, encoding: .utf8)
         #expect(!rendered.contains("made-bw-password") && !rendered.contains("_PASSWORD@"), "clear text or placeholder left:\n\(rendered)")
         let hashed = try RedisServerProcess(arguments: ["--aclfile", output.path])

@@ -22,12 +22,12 @@ struct DurabilityTests {
     }
 
     /// Renders the shipped ACL template with deploy/redis/make-acl (hashed passwords).
-    static func renderACL() throws -> URL {
+    static func renderACL() async throws -> URL {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("bw-durable-\(UUID().uuidString).acl")
         let makeACL = try ChildProcess("sh", [ACLTests.redisDeployDirectory.appendingPathComponent("make-acl").path, output.path], environment: [
             "BREAKWATER_REDIS_PASSWORD": breakwaterPassword, "REDIS_ADMIN_PASSWORD": adminPassword,
         ])
-        #expect(makeACL.waitForExit(timeout: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
+        #expect(await makeACL.exited(within: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
         return output
     }
 
@@ -46,7 +46,7 @@ struct DurabilityTests {
 
     @Test("breakers in every state survive a restart (SIGTERM, as compose and systemd stop Redis)", arguments: Setup.allCases)
     func restartKeepsEveryBreaker(setup: Setup) async throws {
-        let acl = try Self.renderACL()
+        let acl = try await Self.renderACL()
         defer { try? FileManager.default.removeItem(at: acl) }
         let server = try Self.server(setup, acl: acl)
         defer { server.stop() }

@@ -23,12 +23,14 @@ struct MultiProcessTests {
         try ChildProcess(node, arguments, environment: environment)
     }
 
-    func finish(_ processes: [ChildProcess]) -> [String] {
-        processes.map { process in
-            let code = process.waitForExit(timeout: .seconds(60))
+    func finish(_ processes: [ChildProcess]) async -> [String] {
+        var outputs: [String] = []
+        for process in processes {
+            let code = await process.exited(within: .seconds(60))
             #expect(code == 0, "node exited with \(String(describing: code)): \(process.output)")
-            return process.output
+            outputs.append(process.output)
         }
+        return outputs
     }
 
     func startAt(after: Duration = .milliseconds(1500)) -> String {
@@ -42,7 +44,7 @@ struct MultiProcessTests {
         let processes = try (0..<4).map { index in
             try spawn(["record", "--name", name.rawValue, "--id", "p\(index)", "--tasks", "2", "--calls", "1", "--outcome", "failure", "--threshold", "5", "--open-timeout-ms", "60000", "--start-at-ms", start])
         }
-        _ = finish(processes)
+        _ = await finish(processes)
         let fields = try await storedFields(name, pool)
         #expect(fields["state"] == "open")
         #expect(fields["version"] == "1")
@@ -58,7 +60,7 @@ struct MultiProcessTests {
         let processes = try (0..<4).map { index in
             try spawn(["record", "--name", name.rawValue, "--id", "p\(index)", "--tasks", "8", "--calls", "50", "--outcome", "success", "--start-at-ms", start])
         }
-        let outputs = finish(processes)
+        let outputs = await finish(processes)
         #expect(outputs.allSatisfy { $0.contains("admitted 400") })
         #expect(try await storedFields(name, pool)["total_successes"] == "1600")
         _ = try await pool.execute("DEL", name.stateKey)
@@ -73,7 +75,7 @@ struct MultiProcessTests {
         let processes = try (0..<3).map { index in
             try spawn(["probe", "--name", name.rawValue, "--id", "p\(index)", "--tasks", "4", "--hold-ms", "500", "--outcome", "none", "--open-timeout-ms", "1000", "--half-open-max", "3", "--start-at-ms", start])
         }
-        let outputs = finish(processes)
+        let outputs = await finish(processes)
         let admitted = outputs.compactMap { output in
             output.split(separator: "\n").first { $0.hasPrefix("admitted ") }.flatMap { Int($0.dropFirst("admitted ".count)) }
         }
@@ -95,7 +97,7 @@ struct MultiProcessTests {
         let breaker = try await fleet.breakers(name, options: fastOptions(threshold: 2, openTimeout: .seconds(60)))[0]
         await record(breaker, .failure, count: 2)
         await fleet.groups[0].flush()
-        let output = finish([observer])[0]
+        let output = await finish([observer])[0]
         #expect(output.contains("state open v1"))
         await fleet.stop()
         _ = try await pool.execute("DEL", name.stateKey)
@@ -108,7 +110,7 @@ struct MultiProcessTests {
         #expect(await eventually(timeout: .seconds(20)) { (try? await storedFields(name, pool)["state"]) == "open" })
         tripper.stop(signal: SIGKILL)
         let fresh = try spawn(["observe", "--name", name.rawValue, "--id", "reborn", "--until", "open", "--timeout-ms", "100", "--open-timeout-ms", "60000"])
-        let output = finish([fresh])[0]
+        let output = await finish([fresh])[0]
         #expect(output.contains("ready v1 open"))
         #expect(output.contains("state open v1"))
         _ = try await pool.execute("DEL", name.stateKey)

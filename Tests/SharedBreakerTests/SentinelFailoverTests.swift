@@ -115,7 +115,7 @@ struct SentinelFailoverTests {
         })
         var admitted = 0
         for process in processes {
-            let code = process.waitForExit(timeout: .seconds(60))
+            let code = await process.exited(within: .seconds(60))
             #expect(code == 0, "node exited with \(String(describing: code)): \(process.output.suffix(2000))")
             let line = process.output.split(separator: "\n").first { $0.hasPrefix("admitted ") }
             admitted += line.flatMap { Int($0.dropFirst("admitted ".count)) } ?? 0
@@ -130,8 +130,8 @@ struct SentinelFailoverTests {
         defer { observer.stop(signal: SIGKILL) }
         #expect(await eventually(timeout: .seconds(20)) { observer.output.contains("ready ") })
         let tripper = try ChildProcess(node, ["record", "--name", name.rawValue, "--id", "trip", "--tasks", "1", "--calls", "3", "--outcome", "failure", "--threshold", "1"], environment: environment)
-        #expect(tripper.waitForExit(timeout: .seconds(60)) == 0, "\(tripper.output)")
-        #expect(observer.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(await tripper.exited(within: .seconds(60)) == 0, "\(tripper.output)")
+        #expect(await observer.exited(within: .seconds(60)) == 0)
         #expect(observer.output.contains("state open"), "observer: \(observer.output.suffix(1000))")
         #expect(await stored(on: cluster.replica.port)["state"] == "open")
     }

@@ -97,6 +97,19 @@ public final class ChildProcess: @unchecked Sendable {
         return isRunning ? nil : lock.withLock { exitStatus }
     }
 
+    /// Waits for the child to exit without blocking a thread of the cooperative pool (so other
+    /// tests' async work keeps running on a loaded machine).
+    ///
+    /// - Returns: the exit status, or `nil` if it still runs after `timeout`.
+    public func exited(within timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !isRunning { return lock.withLock { exitStatus } }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return isRunning ? nil : lock.withLock { exitStatus }
+    }
+
     /// Everything the child wrote to stdout/stderr so far.
     public var output: String {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
