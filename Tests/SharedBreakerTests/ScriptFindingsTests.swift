@@ -253,6 +253,24 @@ struct LedgerScriptTests {
         #expect(StoredBreakerState(fields: fields).healthScore == 0.5)
     }
 
+    @Test("a repaired version, or a hash gone while its ledger stays, continues from the ledger (found by scripts/chaos)")
+    func versionContinuesFromLedger() async throws {
+        let name = try uniqueName("ledger-version")
+        func op(_ operation: String) async throws -> ScriptReply {
+            try ScriptReply(try await BreakerScript.call(pool, name: name, operation: operation, instanceID: "A", configuration: "base_ms=60000"))
+        }
+        _ = try await op("force_open")
+        _ = try await op("reset")                                     // v2
+        _ = try await pool.execute("HSET", name.stateKey, "version", "1e20")
+        let repaired = try await op("force_open")
+        #expect(repaired.version == 3, "version went backwards to \(repaired.version)")
+        _ = try await pool.execute("DEL", name.stateKey)               // e.g. a manual DEL
+        let recreated = try await op("reset")
+        #expect(recreated.version == 4)
+        let versions = (try await pool.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init).map(\.version)
+        #expect(versions == [1, 2, 3, 4])
+    }
+
     @Test("a shadow breaker stores its mode and still trips fleet-wide")
     func shadowModeStored() async throws {
         let name = try uniqueName("shadow-script")

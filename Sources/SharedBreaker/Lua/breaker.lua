@@ -84,6 +84,18 @@ if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
   h.failure_count = nil
 end
 s.version = int('version', 0, 0)
+-- A version that had to be repaired, or a hash that is gone while its ledger is not (TTL lapse,
+-- a manual DEL): continue from the ledger's last version, so versions never go backwards and
+-- the ledger never holds two entries for one version.
+if (isNew or (h.version ~= nil and h.version ~= '' and strictInt(h.version) == nil)) and logKey ~= nil and logKey ~= '' then
+  local last = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 1)
+  if #last > 0 then
+    local fields = last[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'version' then s.version = math.max(s.version, strictInt(fields[i + 1]) or 0) end
+    end
+  end
+end
 s.opened_at_ms = int('opened_at_ms', 0, 0)
 s.open_timeout_ms = int('open_timeout_ms', base, 1)
 if s.open_timeout_ms > maxTimeout then s.open_timeout_ms = maxTimeout end
