@@ -93,9 +93,8 @@ extension Duration {
         return Int64(truncatingIfNeeded: nanoseconds)
     }
 
-    /// The duration in seconds as a `Double` (for messages and ratios).
-    @usableFromInline
-    var secondsDouble: Double {
+    /// The duration in seconds as a `Double` (for messages, ratios and gauges).
+    public var secondsDouble: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -35,7 +35,7 @@ struct CollectorService: Service {
         let skipped = Counter(label: "breakwater_polls_total", dimensions: [("breaker", name.rawValue), ("result", "rejected")])
         // For "poll overdue" alerts: when this instance last polled, and how often it should.
         let lastPoll = Gauge(label: "breakwater_last_poll_timestamp_seconds", dimensions: [("breaker", name.rawValue)])
-        Gauge(label: "breakwater_poll_interval_seconds", dimensions: [("breaker", name.rawValue)]).record(Double(configuration.interval.components.seconds) + Double(configuration.interval.components.attoseconds) / 1e18)
+        Gauge(label: "breakwater_poll_interval_seconds", dimensions: [("breaker", name.rawValue)]).record(configuration.interval.secondsDouble)
         while !Task.isCancelled {
             var delay = configuration.interval
             do {

@@ -211,17 +211,11 @@ extension SharedBreaker {
             if confirmed { inner.viewConfirmedAt = now }
             return (inner.stateSince, inner.viewConfirmedAt, inner.view.forced)
         }
-        if let successes, let failures, successes + failures > 0 {
-            metrics.healthScore.record(Double(successes) / Double(successes + failures))
+        if let successes, let failures, let health = StoredBreakerState.healthScore(successes: successes, failures: failures) {
+            metrics.healthScore.record(health)
         }
-        metrics.stateSeconds.record((now - since).secondsValue)
-        metrics.viewStaleness.record((now - confirmedAt).secondsValue)
+        metrics.stateSeconds.record((now - since).secondsDouble)
+        metrics.viewStaleness.record((now - confirmedAt).secondsDouble)
         metrics.forced.record(forced == .open ? 1 : forced == .closed ? 2 : 0)
-    }
-}
-
-extension Duration {
-    var secondsValue: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -73,6 +73,8 @@ public final class SharedBreaker: Sendable {
     let wakeFlusher: @Sendable () -> Void
     let scriptConfiguration: String
     let slowCallThreshold: Duration?
+    /// `minimum_open`, in ms: the open deadline is `opened_at + max(open_timeout, this)`.
+    let minimumOpenMilliseconds: Int64
     let metrics: BreakerMetrics
     /// Random per process: probe tokens of a restarted instance with a fixed id never collide
     /// with leases its previous run left behind.
@@ -111,6 +113,7 @@ public final class SharedBreaker: Sendable {
         self.wakeFlusher = wakeFlusher
         self.scriptConfiguration = options.scriptConfiguration
         self.slowCallThreshold = options.slowCallThreshold
+        self.minimumOpenMilliseconds = options.breaker.minimumOpenDuration.wholeMilliseconds
         self.metrics = BreakerMetrics(name: name)
         self.probeTokenPrefix = "\(instanceID)#\(String(UInt32.random(in: .min ... .max), radix: 36))-"
         let machine = try BreakerMachine(config: options.breaker)
@@ -248,7 +251,7 @@ public final class SharedBreaker: Sendable {
     /// included), or `nil` if it has passed.
     func openRemaining(inner: borrowing Inner, now: BreakerInstant) -> Duration? {
         let serverNow = now.milliseconds + (inner.serverOffsetMilliseconds ?? 0)
-        let openFor = max(inner.view.openTimeoutMilliseconds, options.breaker.minimumOpenDuration.wholeMilliseconds)
+        let openFor = max(inner.view.openTimeoutMilliseconds, minimumOpenMilliseconds)
         let remaining = inner.view.openedAtMilliseconds + openFor - serverNow
         return remaining > 0 ? .milliseconds(remaining) : nil
     }

@@ -92,8 +92,12 @@ public struct StoredBreakerState: Sendable, Equatable {
 
     /// successes / (successes + failures) over the breaker's lifetime, or `nil` before any call.
     public var healthScore: Double? {
-        let calls = totalSuccesses + totalFailures
-        return calls > 0 ? Double(totalSuccesses) / Double(calls) : nil
+        Self.healthScore(successes: Int64(totalSuccesses), failures: Int64(totalFailures))
+    }
+
+    /// successes / (successes + failures), or `nil` before any call.
+    public static func healthScore(successes: Int64, failures: Int64) -> Double? {
+        successes + failures > 0 ? Double(successes) / Double(successes + failures) : nil
     }
 
     /// Time spent open, including the current open period up to `now` (server milliseconds).
