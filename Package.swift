@@ -67,17 +67,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fleet-coordinated collection: slot claims, shared rate limits and cursors in Redis (Lua/*.lua).
+        .target(
+            name: "FleetCollection",
+            dependencies: ["RedisClient"],
+            plugins: ["EmbedText"]
+        ),
         // The daemon: service group, HTTP endpoints, metrics export.
         .target(
             name: "BreakwaterDaemon",
             dependencies: [
                 "Collectors",
                 "SharedBreaker",
+                "FleetCollection",
                 "BreakwaterConfig",
                 "RedisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -114,6 +122,7 @@ let package = Package(
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig", "BreakerCore"]),
         .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FleetCollectionTests", dependencies: ["FleetCollection", "RedisClient", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

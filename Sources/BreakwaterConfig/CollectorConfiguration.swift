@@ -20,6 +20,12 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     public var streamMaxLength: Int
     /// Breaker settings (`breaker:`), defaults filled in.
     public var breaker: BreakerSettings
+    /// `schedule:`: one poll per interval fleet-wide (default) or per instance.
+    public var schedule: CollectionSchedule
+    /// `rate_limit:`: a token ring shared by a group across the fleet, if any.
+    public var rateLimit: RateLimitSettings?
+    /// `retries:`: retries of a transient failure within one slot (default 2, at most 10).
+    public var retries: Int
 
     /// Creates a collector configuration; normally produced by ``BreakwaterConfiguration/parse(yaml:)``.
     ///
@@ -33,6 +39,9 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     ///   - params: Source-specific options.
     ///   - streamMaxLength: Approximate stream cap.
     ///   - breaker: Breaker settings.
+    ///   - schedule: Fleet-wide or per-instance polling.
+    ///   - rateLimit: A shared rate limit, if any.
+    ///   - retries: Retries of a transient failure within a slot.
     public init(
         name: String,
         kind: CollectorKind,
@@ -42,7 +51,10 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
         timeout: Duration = .seconds(10),
         params: [String: String] = [:],
         streamMaxLength: Int = 10_000,
-        breaker: BreakerSettings = BreakerSettings()
+        breaker: BreakerSettings = BreakerSettings(),
+        schedule: CollectionSchedule = .fleet,
+        rateLimit: RateLimitSettings? = nil,
+        retries: Int = 2
     ) {
         self.name = name
         self.kind = kind
@@ -53,6 +65,9 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
         self.params = params
         self.streamMaxLength = streamMaxLength
         self.breaker = breaker
+        self.schedule = schedule
+        self.rateLimit = rateLimit
+        self.retries = retries
     }
 
     /// Reads this collector's API key from the environment or its file.

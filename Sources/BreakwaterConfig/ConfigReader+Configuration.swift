@@ -9,8 +9,9 @@ extension ConfigReader {
     static let httpKeys = ["listen"]
     static let collectorKeys = [
         "name", "kind", "base_url", "api_key_env", "api_key_file", "interval_seconds",
-        "timeout_seconds", "params", "stream_maxlen", "breaker",
+        "timeout_seconds", "params", "stream_maxlen", "breaker", "schedule", "rate_limit", "retries",
     ]
+    static let rateLimitKeys = ["requests", "per_seconds", "group"]
     static let breakerKeys = [
         "failure_threshold", "open_timeout_seconds", "half_open_max_calls", "half_open_success_threshold",
         "backoff_multiplier", "max_open_timeout_seconds", "trip_quorum", "on_store_failure",
@@ -115,6 +116,18 @@ extension ConfigReader {
             firstIndexByName[collector.name] = index
             result.append(collector)
         }
+        // One API key -> one group -> one kind of collector.
+        var firstByGroup: [String: (index: Int, kind: CollectorKind)] = [:]
+        for (index, collector) in result.enumerated() {
+            guard let group = collector.rateLimit?.group else { continue }
+            if let first = firstByGroup[group], first.kind != collector.kind {
+                report("collectors[\(firstIndexByName[collector.name] ?? index)].rate_limit.group",
+                       "group \"\(group)\" is shared by collectors of different kinds (\(first.kind.rawValue) in collectors[\(first.index)], \(collector.kind.rawValue) here); a group is one API key")
+                ok = false
+            } else if firstByGroup[group] == nil {
+                firstByGroup[group] = (firstIndexByName[collector.name] ?? index, collector.kind)
+            }
+        }
         return ok ? result : nil
     }
 
@@ -149,14 +162,38 @@ extension ConfigReader {
         let streamMaxLength = integer(fields["stream_maxlen"], at: "\(path).stream_maxlen", min: 1) ?? 10_000
         let params = readParams(fields["params"], kind: kind, at: "\(path).params")
         let breaker = readBreaker(fields["breaker"], at: "\(path).breaker")
+        let schedule = choice(fields["schedule"], at: "\(path).schedule", as: CollectionSchedule.self, what: "schedule") ?? .fleet
+        let retries = integer(fields["retries"], at: "\(path).retries", min: 0, max: 10) ?? 2
+        let rateLimit = readRateLimit(fields["rate_limit"], defaultGroup: name, at: "\(path).rate_limit")
 
         guard problems.count == before, let name, let kind, let baseURL, let interval, let apiKey,
-              let params, let breaker
+              let params, let breaker, let rateLimit
         else { return nil }
         return CollectorConfiguration(
             name: name, kind: kind, baseURL: baseURL, apiKey: apiKey, interval: interval,
-            timeout: timeout, params: params, streamMaxLength: streamMaxLength, breaker: breaker
+            timeout: timeout, params: params, streamMaxLength: streamMaxLength, breaker: breaker,
+            schedule: schedule, rateLimit: rateLimit, retries: retries
         )
+    }
+
+    /// Reads `rate_limit:`; the outer optional is `nil` on a problem, the inner when absent.
+    mutating func readRateLimit(_ node: Node?, defaultGroup: String?, at path: String) -> RateLimitSettings?? {
+        guard let node, !Self.isNull(node) else { return .some(nil) }
+        guard let fields = mapping(node, at: path, allowed: Self.rateLimitKeys) else { return .none }
+        let before = problems.count
+        if fields["requests"] == nil { report(Self.join(path, "requests"), "is required (requests allowed per per_seconds, >= 1)") }
+        if fields["per_seconds"] == nil { report(Self.join(path, "per_seconds"), "is required (the period in seconds, > 0)") }
+        let requests = fields["requests"].flatMap { integer($0, at: Self.join(path, "requests"), min: 1, max: 10_000) }
+        let period = fields["per_seconds"].flatMap { seconds($0, at: Self.join(path, "per_seconds")) }
+        if let period, period > .seconds(86_400) {
+            report(Self.join(path, "per_seconds"), "must be at most 86400 (a day) (got \(Self.secondsText(period)))")
+        }
+        let group = string(fields["group"], at: Self.join(path, "group")) ?? defaultGroup
+        if let group, !Self.isValidName(group) {
+            report(Self.join(path, "group"), "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"\(group)\")")
+        }
+        guard problems.count == before, let requests, let period, let group else { return .none }
+        return .some(RateLimitSettings(requests: requests, period: period, group: group))
     }
 
     mutating func readBaseURL(_ node: Node?, at path: String) -> URL? {

@@ -1,23 +1,24 @@
 import BreakerCore
 import BreakwaterConfig
 import Collectors
+import FleetCollection
 import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
 import SharedBreaker
 
-/// Polls one upstream source on its interval, every poll through the shared breaker.
+/// Polls one upstream source, coordinated with every other instance running it (SPEC §8).
 ///
-/// While the breaker is open no request leaves the process. Timeouts, connection errors,
-/// 5xx and malformed payloads are failures; other 4xx are logged and not counted; a 429
-/// is not a failure either, but the next poll waits for its `Retry-After`.
+/// `schedule: fleet` claims each slot in `cb_sched:<name>`, so the fleet polls once per
+/// interval whatever the replica count; `per_instance` polls on this instance's own interval.
+/// Both honour a fleet-wide pause after a 429. Each slot runs through ``PollSlot`` (shared
+/// rate limit, breaker, retries, cursor). While Redis is unreachable the instance falls
+/// back to its own interval (and its own copy of the rate limit): availability first.
 struct CollectorService: Service {
     let configuration: CollectorConfiguration
-    let source: SourceDefinition
-    let breaker: SharedBreaker
-    let fetcher: UpstreamFetcher
-    let writer: RecordWriter
+    let slot: PollSlot
+    let schedule: CollectorSchedule
     let logger: Logger
 
     func run() async throws {
@@ -26,44 +27,57 @@ struct CollectorService: Service {
     }
 
     private func pollUntilCancelled() async {
-        let name = breaker.name
-        var logger = logger
-        logger[metadataKey: "breaker"] = "\(name)"
-        logger[metadataKey: "instance"] = "\(breaker.instanceID)"
-        logger.info("collector started", metadata: ["kind": "\(configuration.kind.rawValue)", "interval": "\(configuration.interval)"])
-        let polls = Counter(label: "breakwater_polls_total", dimensions: [("breaker", name.rawValue), ("result", "polled")])
-        let skipped = Counter(label: "breakwater_polls_total", dimensions: [("breaker", name.rawValue), ("result", "rejected")])
-        // For "poll overdue" alerts: when this instance last polled, and how often it should.
-        let lastPoll = Gauge(label: "breakwater_last_poll_timestamp_seconds", dimensions: [("breaker", name.rawValue)])
-        Gauge(label: "breakwater_poll_interval_seconds", dimensions: [("breaker", name.rawValue)]).record(configuration.interval.secondsDouble)
+        var slot = self.slot
+        let name = configuration.name
+        let mode: ScheduleMode = configuration.schedule == .perInstance ? .perInstance : .fleet
+        let interval = configuration.interval
+        logger.info("collector started", metadata: [
+            "kind": "\(configuration.kind.rawValue)", "interval": "\(interval)", "schedule": "\(mode.rawValue)",
+        ])
+        let lag = Gauge(label: "breakwater_schedule_lag_seconds", dimensions: [("breaker", name)])
+        let lastPoll = Gauge(label: "breakwater_last_poll_timestamp_seconds", dimensions: [("breaker", name)])
+        Gauge(label: "breakwater_poll_interval_seconds", dimensions: [("breaker", name)]).record(interval.secondsDouble)
+        var cursor: String?
+        var storeDown = false
         while !Task.isCancelled {
-            var delay = configuration.interval
+            let delay: Duration
             do {
-                let ticket = try await breaker.acquire(callTimeout: configuration.timeout)
-                polls.increment()
-                lastPoll.record(Date().timeIntervalSince1970)
-                let started = breaker.clock.now()
-                let verdict = await fetcher.poll(source)
-                let elapsed = breaker.clock.now() - started
-                switch verdict {
-                case .success(let records):
-                    await breaker.record(.success, duration: elapsed, ticket: ticket)
-                    await writer.write(records, to: name, maxLength: configuration.streamMaxLength)
-                case .failure(let reason):
-                    await breaker.record(.failure, duration: elapsed, ticket: ticket)
-                    logger.debug("poll failed", metadata: ["reason": "\(reason)"])
-                case .notCounted(let reason):
-                    await breaker.record(.ignored, duration: elapsed, ticket: ticket)
-                    logger.warning("upstream refused the request; not a breaker failure", metadata: ["reason": "\(reason)"])
-                case .rateLimited(let retryAfter):
-                    await breaker.record(.ignored, duration: elapsed, ticket: ticket)
-                    if let retryAfter, retryAfter > delay { delay = retryAfter }
-                    logger.notice("rate limited by upstream", metadata: ["retry_after": "\(retryAfter.map { "\($0)" } ?? "none")"])
+                let claim = try await schedule.claim(
+                    interval: interval, mode: mode, group: configuration.rateLimit?.group, kind: configuration.kind.rawValue
+                )
+                if storeDown {
+                    storeDown = false
+                    logger.notice("schedule reachable again; coordinating with the fleet")
+                }
+                if !claim.repairs.isEmpty {
+                    logger.warning("repaired \(schedule.key)", metadata: ["repairs": "\(claim.repairs)"])
+                }
+                cursor = claim.cursor ?? cursor
+                if let last = claim.lastPollMilliseconds { lastPoll.record(Double(last) / 1000) }
+                switch claim.decision {
+                case .poll(let slotLag):
+                    lag.record(slotLag.secondsDouble)
+                    lastPoll.record(Date().timeIntervalSince1970)
+                    let outcome = await slot.run(cursor: cursor)
+                    cursor = outcome.cursor ?? cursor
+                    delay = mode == .fleet ? .zero : interval
+                case .wait(let wait):
+                    delay = wait + wakeJitter(interval: interval, unit: Double.random(in: 0..<1))
+                case .paused(let wait):
+                    delay = wait + wakeJitter(interval: interval, unit: Double.random(in: 0..<1))
                 }
             } catch {
-                skipped.increment()
+                // Redis unreachable: keep collecting on this instance's own interval.
+                if !storeDown {
+                    storeDown = true
+                    logger.warning("schedule unreachable; polling on this instance's own interval until Redis is back", metadata: ["error": "\(error)"])
+                }
+                let outcome = await slot.run(cursor: cursor)
+                cursor = outcome.cursor ?? cursor
+                lastPoll.record(Date().timeIntervalSince1970)
+                delay = max(interval, outcome.localPause ?? .zero)
             }
-            try? await Task.sleep(for: delay)
+            if delay > .zero { try? await Task.sleep(for: delay) }
         }
         logger.info("collector stopped")
     }

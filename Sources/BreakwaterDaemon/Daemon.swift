@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BreakwaterConfig
 import Collectors
+import FleetCollection
 import Foundation
 import Hummingbird
 import Logging
@@ -20,14 +21,17 @@ public struct Daemon: Sendable {
     public let registry: PrometheusCollectorRegistry
     /// The environment API keys are read from.
     public let environment: [String: String]
+    /// An env file laid over ``environment`` and re-read on SIGHUP with the key files.
+    public let environmentFile: String?
     public let logger: Logger
 
     /// Creates a daemon; nothing starts until ``run()``.
-    public init(configuration: BreakwaterConfiguration, redis: RedisConfiguration, registry: PrometheusCollectorRegistry, environment: [String: String], logger: Logger) {
+    public init(configuration: BreakwaterConfiguration, redis: RedisConfiguration, registry: PrometheusCollectorRegistry, environment: [String: String], environmentFile: String? = nil, logger: Logger) {
         self.configuration = configuration
         self.redis = redis
         self.registry = registry
         self.environment = environment
+        self.environmentFile = environmentFile
         self.logger = logger
     }
 
@@ -46,17 +50,24 @@ public struct Daemon: Sendable {
         let writer = RecordWriter(store: group.store, logger: logger)
 
         var collectors: [any Service] = []
+        let keys: APIKeys
         do {
+            keys = try APIKeys(collectors: configuration.collectors, environment: environment, environmentFile: environmentFile)
             for collector in configuration.collectors {
                 let name = try BreakerName(collector.name)
-                let apiKey = try collector.resolveSecret(environment: environment)
                 let options = SharedBreakerOptions(settings: collector.breaker, callTimeout: collector.timeout)
                 let breaker = try await group.breaker(named: name, options: options)
-                let source = SourceDefinition(
-                    name: collector.name, kind: SourceKind(rawValue: collector.kind.rawValue) ?? .httpJSON,
-                    baseURL: collector.baseURL, apiKey: apiKey, params: collector.params, timeout: collector.timeout
+                let schedule = CollectorSchedule(name: collector.name, instanceID: instanceID, store: group.store)
+                let rateLimit = collector.rateLimit.map {
+                    SharedRateLimit(group: $0.group, requests: $0.requests, period: $0.period, store: group.store)
+                }
+                var collectorLogger = logger
+                collectorLogger[metadataKey: "breaker"] = "\(name)"
+                let slot = PollSlot(
+                    configuration: collector, breaker: breaker, keys: keys, fetcher: fetcher, writer: writer,
+                    schedule: schedule, rateLimit: rateLimit, logger: collectorLogger
                 )
-                collectors.append(CollectorService(configuration: collector, source: source, breaker: breaker, fetcher: fetcher, writer: writer, logger: logger))
+                collectors.append(CollectorService(configuration: collector, slot: slot, schedule: schedule, logger: collectorLogger))
             }
         } catch {
             try? await httpClient.shutdown()
@@ -75,7 +86,7 @@ public struct Daemon: Sendable {
         // Shutdown runs in reverse order: collectors stop first, then the dashboard ends its
         // event streams, then HTTP, then the breaker group flushes its queued outcomes and
         // closes Redis.
-        let services: [any Service] = [BreakerGroupService(group: group), app, DashboardService(dashboard: dashboard)] + collectors
+        let services: [any Service] = [BreakerGroupService(group: group), app, DashboardService(dashboard: dashboard), KeyReloadService(keys: keys, logger: logger)] + collectors
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,4 +1,5 @@
 import Collectors
+import FleetCollection
 import Logging
 import Metrics
 import RedisClient
@@ -36,6 +37,29 @@ struct RecordWriter: Sendable {
             Counter(label: "breakwater_records_total", dimensions: [("breaker", name.rawValue), ("result", "dropped")]).increment(by: records.count)
             logger.warning("records not stored; redis unavailable", metadata: ["breaker": "\(name)", "count": "\(records.count)", "error": "\(error)"])
             return 0
+        }
+    }
+
+    /// Writes only the records newer than the collector's fleet-wide cursor and moves the
+    /// cursor, atomically (incremental sources: each item once across replicas and restarts).
+    ///
+    /// - Returns: The cursor after the commit, or `nil` when Redis refused or was unreachable
+    ///   (logged and counted as dropped; the next poll asks again from the old cursor).
+    func commit(_ records: [CollectedRecord], schedule: CollectorSchedule, maxLength: Int) async -> String? {
+        guard !records.isEmpty else { return nil }
+        let name = schedule.name
+        do {
+            let result = try await schedule.commit(records.map { ($0.id, $0.streamFields) }, to: "collector:\(name)", maxLength: maxLength)
+            if !result.repairs.isEmpty {
+                logger.warning("repaired \(schedule.key)", metadata: ["repairs": "\(result.repairs)"])
+            }
+            Counter(label: "breakwater_records_total", dimensions: [("breaker", name), ("result", "stored")]).increment(by: result.written)
+            Counter(label: "breakwater_records_total", dimensions: [("breaker", name), ("result", "duplicate")]).increment(by: result.skipped)
+            return result.cursor
+        } catch {
+            Counter(label: "breakwater_records_total", dimensions: [("breaker", name), ("result", "dropped")]).increment(by: records.count)
+            logger.warning("records not stored; redis unavailable", metadata: ["breaker": "\(name)", "count": "\(records.count)", "error": "\(error)"])
+            return nil
         }
     }
 }

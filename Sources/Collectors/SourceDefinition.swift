@@ -16,6 +16,9 @@ public struct SourceDefinition: Sendable, Equatable, CustomStringConvertible {
     public var params: [String: String]
     /// Time the whole request (connect, head and body) may take.
     public var timeout: Duration
+    /// The newest item already collected, for incremental kinds (``SourceKind/isIncremental``):
+    /// Twitter/X asks only for newer tweets (`since_id`). Set per poll from `cb_sched:<name>`.
+    public var cursor: String?
 
     /// Creates a source definition.
     ///
@@ -26,13 +29,15 @@ public struct SourceDefinition: Sendable, Equatable, CustomStringConvertible {
     ///   - apiKey: API key or bearer token.
     ///   - params: Source-specific options.
     ///   - timeout: Request timeout (default 10 s).
+    ///   - cursor: The newest item already collected (incremental kinds).
     public init(
         name: String? = nil,
         kind: SourceKind,
         baseURL: URL,
         apiKey: String? = nil,
         params: [String: String] = [:],
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(10),
+        cursor: String? = nil
     ) {
         self.name = name ?? kind.rawValue
         self.kind = kind
@@ -40,6 +45,7 @@ public struct SourceDefinition: Sendable, Equatable, CustomStringConvertible {
         self.apiKey = apiKey
         self.params = params
         self.timeout = timeout
+        self.cursor = cursor
     }
 
     /// Name, kind, base URL and params; the API key appears only as `<redacted>`.

@@ -12,4 +12,13 @@ public enum SourceKind: String, Sendable, Equatable, Hashable, CaseIterable {
     case lunarcrush
     /// Any JSON endpoint, polled at the base URL as given.
     case httpJSON = "http_json"
+
+    /// Whether new items arrive over time and each is collected once, through a cursor kept
+    /// fleet-wide (Twitter/X tweet ids, Reddit fullnames; SPEC §8).
+    public var isIncremental: Bool {
+        switch self {
+        case .twitter, .reddit: true
+        case .moralis, .glassnode, .lunarcrush, .httpJSON: false
+        }
+    }
 }

@@ -35,7 +35,7 @@ public struct UpstreamRequest: Sendable, Equatable {
     /// |---|---|---|
     /// | moralis | `GET {base}/erc20/{address}/price?chain={chain}` (chain default `eth`) | `X-API-Key` |
     /// | glassnode | `GET {base}/v1/metrics/{metric}?a={asset}&i={interval}` (asset `BTC`, interval `24h`) | query `api_key` |
-    /// | twitter | `GET {base}/2/tweets/search/recent?query=…&max_results=10&tweet.fields=created_at,author_id,public_metrics` | `Authorization: Bearer` |
+    /// | twitter | `GET {base}/2/tweets/search/recent?query=…&max_results=10&tweet.fields=created_at,author_id,public_metrics` (`&since_id=` the cursor) | `Authorization: Bearer` |
     /// | reddit | `GET {base}/r/{subreddit}/new.json?limit=25` | `User-Agent` (param `user_agent`), Bearer if a key is given |
     /// | lunarcrush | `GET {base}/public/coins/list/v2` or `{base}/public/topic/{topic}/v1` (param `endpoint`) | `Authorization: Bearer` |
     /// | http_json | `GET {base}` as given | Bearer if a key is given |
@@ -76,9 +76,12 @@ public struct UpstreamRequest: Sendable, Equatable {
         case .twitter:
             let query = try param("query")
             headers["Authorization"] = "Bearer \(try key())"
-            url = try Self.url(source, path: ["2", "tweets", "search", "recent"], query: [
-                ("query", query), ("max_results", "10"), ("tweet.fields", "created_at,author_id,public_metrics"),
-            ])
+            var items = [("query", query), ("max_results", "10"), ("tweet.fields", "created_at,author_id,public_metrics")]
+            // Only tweets newer than the newest one collected (a tweet id is a decimal integer).
+            if let cursor = source.cursor, !cursor.isEmpty, cursor.count <= 20, cursor.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                items.append(("since_id", cursor))
+            }
+            url = try Self.url(source, path: ["2", "tweets", "search", "recent"], query: items)
         case .reddit:
             let subreddit = try param("subreddit")
             headers["User-Agent"] = source.params["user_agent"] ?? Self.redditUserAgent

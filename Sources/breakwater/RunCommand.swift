@@ -13,6 +13,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var redis: RedisOptions
     @Option(name: .long, help: "The YAML config file.") var config: String
+    @Option(name: .long, help: "An env file (NAME=value lines) laid over the environment for API keys; re-read with the key files on SIGHUP (env BREAKWATER_ENV_FILE).") var envFile: String?
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).") var logLevel: String?
 
     func run() async throws {
@@ -34,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let daemon = Daemon(configuration: configuration, redis: redisConfiguration, registry: registry, environment: environment, logger: Logger(label: "breakwater"))
+        let daemon = Daemon(configuration: configuration, redis: redisConfiguration, registry: registry, environment: environment, environmentFile: envFile ?? environment["BREAKWATER_ENV_FILE"], logger: Logger(label: "breakwater"))
         do {
             try await daemon.run()
         } catch {

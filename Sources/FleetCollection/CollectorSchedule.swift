@@ -1,0 +1,151 @@
+import RedisClient
+
+/// The fleet-wide schedule of one collector: the hash `cb_sched:<name>` (SPEC §8).
+///
+/// Every method is one atomic script call using Redis server time; none keeps state in
+/// this process, so replicas may start and stop at any time without configuration.
+public struct CollectorSchedule: Sendable {
+    /// The collector's name.
+    public let name: String
+    /// The instance making the calls (`claimed_by`, `last_poll_by`).
+    public let instanceID: String
+    private let store: RedisConnectionPool
+
+    /// The schedule's key.
+    public var key: String { Self.key(for: name) }
+    /// `cb_sched:<name>`.
+    public static func key(for name: String) -> String { "cb_sched:\(name)" }
+
+    /// Creates a schedule handle; nothing is read until a call.
+    ///
+    /// - Parameters:
+    ///   - name: The collector's (validated) name.
+    ///   - instanceID: This instance's id.
+    ///   - store: The Redis pool.
+    public init(name: String, instanceID: String, store: RedisConnectionPool) {
+        self.name = name
+        self.instanceID = instanceID
+        self.store = store
+    }
+
+    /// Asks for the next poll slot.
+    ///
+    /// - Parameters:
+    ///   - interval: The collector's interval.
+    ///   - mode: `fleet` (one poll per interval across the fleet) or `perInstance`.
+    ///   - group: The rate-limit group, if any (shown by `breakwater status`).
+    ///   - kind: The collector kind (shown by `breakwater status`).
+    /// - Returns: Whether to poll now, and the stored cursor.
+    /// - Throws: A ``RedisError`` when Redis cannot be reached, or ``FleetScriptError``.
+    public func claim(interval: Duration, mode: ScheduleMode, group: String?, kind: String) async throws -> SlotClaim {
+        let reply = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: [
+            "claim", instanceID, interval.wholeMilliseconds, mode.rawValue, group ?? "", kind,
+        ])
+        let cursor = reply.text(at: 2)
+        let decision: SlotClaim.Decision
+        switch reply.text(at: 0) {
+        case "claimed": decision = .poll(lag: .milliseconds(reply.integer(at: 3)))
+        case "wait": decision = .wait(.milliseconds(reply.integer(at: 1)))
+        case "paused": decision = .paused(.milliseconds(reply.integer(at: 1)))
+        default: throw FleetScriptError(description: "schedule.lua claim returned \(reply)")
+        }
+        let lastPoll = reply.integer(at: 6)
+        return SlotClaim(decision: decision, cursor: cursor.isEmpty ? nil : cursor, repairs: reply.text(at: 5),
+                         lastPollMilliseconds: lastPoll > 0 ? lastPoll : nil)
+    }
+
+    /// Pauses the collector fleet-wide (a 429's `Retry-After`): no instance claims a slot
+    /// before the stored deadline. A longer pause already stored is kept.
+    ///
+    /// - Parameter duration: How long.
+    /// - Returns: Repairs made to garbage in the hash (empty when none).
+    @discardableResult
+    public func pause(for duration: Duration) async throws -> String {
+        let reply = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: ["pause", instanceID, duration.wholeMilliseconds])
+        return reply.text(at: 2)
+    }
+
+    /// Records how a slot ended (`last_result`, and `last_ok_ms` for `ok`).
+    ///
+    /// - Parameter result: A short label: `ok`, `failed`, `rejected`, `rate_limited`, `not_counted`.
+    public func finish(_ result: String) async throws {
+        _ = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: ["finish", instanceID, result])
+    }
+
+    /// Appends the records newer than the stored cursor to `collector:<name>` and moves the
+    /// cursor, atomically: each upstream item is written once across replicas and restarts.
+    ///
+    /// - Parameters:
+    ///   - records: Each record's stable id and its stream field/value pairs.
+    ///   - streamKey: `collector:<name>`.
+    ///   - maxLength: Approximate stream cap.
+    /// - Returns: How many were written and skipped, and the new cursor.
+    public func commit(_ records: [(id: String, fields: [(String, String)])], to streamKey: String, maxLength: Int) async throws -> CursorCommit {
+        var arguments: [any RedisArgumentConvertible] = [maxLength, instanceID, records.count]
+        for record in records {
+            arguments.append(record.id)
+            arguments.append(record.fields.count)
+            for (field, value) in record.fields {
+                arguments.append(field)
+                arguments.append(value)
+            }
+        }
+        let reply = try await store.evaluate(FleetScripts.commit, keys: [key, streamKey], arguments: arguments)
+        let cursor = reply.text(at: 2)
+        return CursorCommit(
+            written: Int(reply.integer(at: 0)), skipped: Int(reply.integer(at: 1)),
+            cursor: cursor.isEmpty ? nil : cursor, repairs: reply.text(at: 3)
+        )
+    }
+}
+
+/// How a collector's polls are scheduled (`schedule:` in the config).
+public enum ScheduleMode: String, Sendable, CaseIterable {
+    /// One poll per interval across every instance (the default).
+    case fleet
+    /// Every instance polls on its own interval (the pre-fleet behaviour).
+    case perInstance = "per_instance"
+}
+
+/// The answer to ``CollectorSchedule/claim(interval:mode:group:kind:)``.
+public struct SlotClaim: Sendable, Equatable {
+    /// What to do now.
+    public enum Decision: Sendable, Equatable {
+        /// This instance has the slot: poll now. `lag` is how late the slot was claimed.
+        case poll(lag: Duration)
+        /// Another instance has (or had) this slot; the next is due after this long.
+        case wait(Duration)
+        /// The fleet is paused (a 429); no poll for this long.
+        case paused(Duration)
+    }
+
+    /// What to do.
+    public var decision: Decision
+    /// The stored cursor (newest item id written), if any.
+    public var cursor: String?
+    /// Repairs made to garbage in `cb_sched:<name>` (empty when none): log them.
+    public var repairs: String
+    /// Server time (ms) of the fleet's last poll of this source, if any.
+    public var lastPollMilliseconds: Int64?
+}
+
+/// The result of ``CollectorSchedule/commit(_:to:maxLength:)``.
+public struct CursorCommit: Sendable, Equatable {
+    /// Records appended to the stream.
+    public var written: Int
+    /// Records already written earlier (at or behind the cursor) or repeated in the batch.
+    public var skipped: Int
+    /// The cursor after the commit.
+    public var cursor: String?
+    /// Repairs made to garbage (empty when none).
+    public var repairs: String
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, at least 0 (what the scripts take).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Swift.max(0, millis)
+    }
+}

@@ -1,0 +1,83 @@
+import RedisClient
+
+/// A rate limit shared by a group of collectors across the fleet: `cb_quota:<group>` (SPEC §8).
+///
+/// At most ``requests`` tokens are granted in any window of ``period`` (plus ``guard``):
+/// a token taken at t returns at t + period + guard, by Redis server time. One API key →
+/// one group; collectors of different kinds cannot share a group.
+public struct SharedRateLimit: Sendable {
+    /// The group name.
+    public let group: String
+    /// Tokens per period.
+    public let requests: Int
+    /// The period.
+    public let period: Duration
+    /// Extra time before a token returns, covering the spread between a grant and the request
+    /// reaching the upstream: 5 % of the period, at least 100 ms, at most 1 s.
+    public var `guard`: Duration {
+        let fivePercent = period / 20
+        return Swift.min(.seconds(1), Swift.max(.milliseconds(100), fivePercent))
+    }
+    private let store: RedisConnectionPool
+
+    /// `cb_quota:<group>`.
+    public static func key(for group: String) -> String { "cb_quota:\(group)" }
+
+    /// Creates a handle; nothing is read until a call.
+    public init(group: String, requests: Int, period: Duration, store: RedisConnectionPool) {
+        self.group = group
+        self.requests = requests
+        self.period = period
+        self.store = store
+    }
+
+    /// Takes one token if one is free.
+    ///
+    /// - Parameters:
+    ///   - kind: The caller's collector kind (a group is one API key, so one kind).
+    ///   - instanceID: Who takes it (`last_taken_by`).
+    /// - Returns: The grant, or how long until the next token, or a kind conflict.
+    public func take(kind: String, instanceID: String) async throws -> TokenDecision {
+        let reply = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
+            "take", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, kind, instanceID,
+        ])
+        let repairs = reply.text(at: 3)
+        switch reply.text(at: 0) {
+        case "granted": return TokenDecision(outcome: .granted, repairs: repairs)
+        case "wait": return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs)
+        case "conflict": return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs)
+        default: throw FleetScriptError(description: "quota.lua take returned \(reply)")
+        }
+    }
+
+    /// Tokens free now (for `breakwater status`); reads the stored size and period.
+    ///
+    /// - Parameters:
+    ///   - group: The group.
+    ///   - store: The Redis pool.
+    /// - Returns: Tokens left, and the stored size and period in ms; `nil` when the group has
+    ///   never been used.
+    public static func peek(group: String, store: RedisConnectionPool) async throws -> (left: Int, requests: Int, periodMilliseconds: Int64)? {
+        let reply = try await store.evaluate(FleetScripts.quota, keys: [key(for: group)], arguments: ["peek", 1, 1000, 0, "", ""])
+        guard reply.integer(at: 1) > 0 else { return nil }
+        return (Int(reply.integer(at: 0)), Int(reply.integer(at: 1)), reply.integer(at: 2))
+    }
+}
+
+/// The answer to ``SharedRateLimit/take(kind:instanceID:)``.
+public struct TokenDecision: Sendable, Equatable {
+    /// What happened.
+    public enum Outcome: Sendable, Equatable {
+        /// A token is yours: send the request.
+        case granted
+        /// No token free; the next one is free after this long.
+        case wait(Duration)
+        /// The group is used by collectors of another kind: a configuration error in the fleet.
+        case kindConflict(storedKind: String)
+    }
+
+    /// What happened.
+    public var outcome: Outcome
+    /// Repairs made to garbage in `cb_quota:<group>` (empty when none): log them.
+    public var repairs: String
+}
