@@ -10,6 +10,8 @@ Usage:
   flaky_upstream.py --port 0 --fail-for 20       # error500 for 20 s after start, then healthy
   flaky_upstream.py --port 0 --fail-for 20 --fail-mode timeout
   flaky_upstream.py --port 0 --schedule "error500:5,healthy:10"   # cycle by request count
+  flaky_upstream.py --port 0 --tweets-per-page 5  # Twitter pages overlap: the 5 newest tweets,
+                                                  # newer than since_id; one new tweet per request
 
 Modes:
   healthy    200 with a documented-shape body for the path (see body_for)
@@ -23,6 +25,8 @@ Control endpoints (never counted as requests, never affected by the mode):
   POST /_control/mode    body: one of the modes; sets the mode from now on (clears schedule/fail-for)
   GET  /_control/mode    {"mode": "<current>"}
   GET  /_control/stats   {"requests": n, "by_mode": {...}, "mode": "<current>"}
+  GET  /_control/log     {"now": t, "requests": [{"t": seconds, "path": ..., "query": ..., "auth": ..., "status": n}]}
+                         (t: time.monotonic() when the request arrived; the last 20000 requests)
   POST /_control/reset   zeroes the counters
 
 The server exits on SIGTERM or SIGINT.
@@ -53,6 +57,7 @@ class State:
         self.hang_seconds = hang_seconds
         self.requests = 0
         self.by_mode = {}
+        self.log = []  # (arrival monotonic time, path, query, authorization, status)
 
     def next_mode(self):
         """Counts one upstream request and returns the mode to serve it with."""
@@ -87,6 +92,16 @@ class State:
             self.fail_until = None
             self.schedule = []
 
+    def note(self, entry):
+        with self.lock:
+            self.log.append(entry)
+            if len(self.log) > 20000:
+                del self.log[:1000]
+
+    def request_log(self):
+        with self.lock:
+            return [{"t": t, "path": p, "query": q, "auth": a, "status": st} for (t, p, q, a, st) in self.log]
+
     def stats(self):
         with self.lock:
             return {"requests": self.requests, "by_mode": dict(self.by_mode)}
@@ -97,7 +112,7 @@ class State:
             self.by_mode = {}
 
 
-def body_for(path, counter):
+def body_for(path, counter, query="", tweets_per_page=1):
     """A healthy body of the documented shape for each source's path."""
     now = int(time.time())
     if path.endswith("/price"):
@@ -123,16 +138,24 @@ def body_for(path, counter):
         day = now - now % 86400
         return [{"t": day - 86400 * i, "v": 60000.0 + i} for i in range(3, -1, -1)]
     if path.endswith("/2/tweets/search/recent"):
-        tweet_id = str(1700000000000000000 + counter)
+        newest = 1700000000000000000 + counter
+        since = 0
+        for part in query.split("&"):
+            name, _, value = part.partition("=")
+            if name == "since_id" and value.isdigit():
+                since = int(value)
+        ids = [i for i in range(newest, newest - max(1, tweets_per_page), -1) if i > since]
+        if not ids:
+            return {"meta": {"result_count": 0}}
         return {
             "data": [{
-                "id": tweet_id,
-                "text": "bitcoin is up today #%d" % counter,
+                "id": str(i),
+                "text": "bitcoin is up today #%d" % (i - 1700000000000000000),
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
                 "author_id": "2244994945",
                 "public_metrics": {"retweet_count": 1, "reply_count": 0, "like_count": 3, "quote_count": 0},
-            }],
-            "meta": {"newest_id": tweet_id, "oldest_id": tweet_id, "result_count": 1},
+            } for i in ids],
+            "meta": {"newest_id": str(ids[0]), "oldest_id": str(ids[-1]), "result_count": len(ids)},
         }
     if path.endswith("/new.json"):
         parts = path.split("/")
@@ -223,15 +246,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, stats)
         elif path == "/_control/mode":
             self.send_json(200, {"mode": state.current_mode()})
+        elif path == "/_control/log":
+            self.send_json(200, {"now": time.monotonic(), "requests": state.request_log()})
         else:
             self.serve_upstream(path)
 
     def serve_upstream(self, path):
         state = self.server.state
+        arrived = time.monotonic()
         mode = state.next_mode()
         counter = state.stats()["requests"]
+        query = urlsplit(self.path).query
+        status = {"healthy": 200, "error500": 500, "notfound": 404, "ratelimit": 429, "garbage": 200, "timeout": 504}[mode]
+        state.note((arrived, path, query, self.headers.get("Authorization", ""), status))
         if mode == "healthy":
-            self.send_json(200, body_for(path, counter))
+            self.send_json(200, body_for(path, counter, query, self.server.tweets_per_page))
         elif mode == "error500":
             self.send_json(500, {"error": "internal server error"})
         elif mode == "notfound":
@@ -277,6 +306,8 @@ def main():
                         help='cycle modes by request count, e.g. "error500:5,healthy:10"')
     parser.add_argument("--retry-after", type=int, default=2, help="Retry-After seconds in ratelimit mode")
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long timeout mode holds a request")
+    parser.add_argument("--tweets-per-page", type=int, default=1,
+                        help="Twitter pages return this many newest tweets (newer than since_id)")
     parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = parser.parse_args()
 
@@ -285,6 +316,7 @@ def main():
     server.state = State(args.mode, args.fail_for, args.fail_mode, args.schedule,
                          args.retry_after, args.hang_seconds)
     server.verbose = args.verbose
+    server.tweets_per_page = args.tweets_per_page
     server.stopping = threading.Event()
 
     def stop(signum, frame):

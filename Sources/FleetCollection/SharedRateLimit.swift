@@ -42,10 +42,11 @@ public struct SharedRateLimit: Sendable {
             "take", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, kind, instanceID,
         ])
         let repairs = reply.text(at: 3)
+        let now = reply.integer(at: 4)
         switch reply.text(at: 0) {
-        case "granted": return TokenDecision(outcome: .granted, repairs: repairs)
-        case "wait": return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs)
-        case "conflict": return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs)
+        case "granted": return TokenDecision(outcome: .granted, repairs: repairs, serverMilliseconds: now)
+        case "wait": return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs, serverMilliseconds: now)
+        case "conflict": return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs, serverMilliseconds: now)
         default: throw FleetScriptError(description: "quota.lua take returned \(reply)")
         }
     }
@@ -80,4 +81,6 @@ public struct TokenDecision: Sendable, Equatable {
     public var outcome: Outcome
     /// Repairs made to garbage in `cb_quota:<group>` (empty when none): log them.
     public var repairs: String
+    /// Redis server time (ms) of the decision.
+    public var serverMilliseconds: Int64
 }

@@ -60,8 +60,21 @@ final class DaemonProcess: @unchecked Sendable {
         process = try Self.spawn(configPath)
     }
 
-    private static func spawn(_ config: String) throws -> ChildProcess {
-        try ChildProcess(Built.breakwater, ["run", "--config", config], environment: ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
+    /// A daemon running `yaml` (which may say `{HTTP_PORT}` for its free listen port).
+    init(instance: String, yaml: String, arguments: [String] = []) throws {
+        httpPort = try Loopback.freePort()
+        self.instance = instance
+        self.arguments = arguments
+        configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
+        let text = "instance_id: \(instance)\nhttp: { listen: 127.0.0.1:\(httpPort) }\n" + yaml
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        process = try Self.spawn(configPath, arguments)
+    }
+
+    private var arguments: [String] = []
+
+    private static func spawn(_ config: String, _ arguments: [String] = []) throws -> ChildProcess {
+        try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
     }
 
     /// SIGTERM, and the exit code (nil if it did not exit within `timeout`).
@@ -71,7 +84,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func restart() throws {
-        process = try Self.spawn(configPath)
+        process = try Self.spawn(configPath, arguments)
     }
 
     deinit {

@@ -49,6 +49,36 @@ public final class FlakyUpstream: @unchecked Sendable {
         return object?["requests"] as? Int ?? -1
     }
 
+    /// One upstream request as the upstream saw it.
+    public struct LoggedRequest: Sendable {
+        /// Arrival time on the upstream's monotonic clock, in seconds.
+        public var time: Double
+        /// Path and query.
+        public var path: String
+        public var query: String
+        /// The `Authorization` header ("" when absent).
+        public var authorization: String
+        /// The status it was answered with.
+        public var status: Int
+    }
+
+    /// Every upstream request so far (the last 20000), in arrival order, and the upstream's
+    /// clock now (same origin as ``LoggedRequest/time``).
+    public func requestLog() throws -> (now: Double, requests: [LoggedRequest]) {
+        let body = try Loopback.http(port: port, path: "/_control/log").body
+        guard let object = try JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let now = object["now"] as? Double, let entries = object["requests"] as? [[String: Any]] else {
+            throw LoopbackError(message: "unexpected /_control/log body")
+        }
+        let requests = entries.map { entry in
+            LoggedRequest(
+                time: entry["t"] as? Double ?? 0, path: entry["path"] as? String ?? "", query: entry["query"] as? String ?? "",
+                authorization: entry["auth"] as? String ?? "", status: entry["status"] as? Int ?? 0
+            )
+        }
+        return (now, requests)
+    }
+
     /// SIGTERM, then SIGKILL if needed.
     public func stop() { process.stop() }
 

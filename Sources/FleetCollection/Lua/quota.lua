@@ -11,7 +11,7 @@
 -- ARGV[1] = op: take | peek
 -- ARGV[2] = requests, ARGV[3] = per ms, ARGV[4] = guard ms, ARGV[5] = collector kind,
 -- ARGV[6] = instance
--- take -> {result, wait_ms, tokens_left, repaired}
+-- take -> {result, wait_ms, tokens_left, repaired, now_ms}
 --   result: granted | wait (no token; try again in wait_ms) | conflict (the group is used by
 --   collectors of another kind: wait_ms is 0 and tokens_left names the stored kind)
 -- peek -> {tokens_left, requests, per_ms, kind} ({0, 0, 0, ''} for a group never used)
@@ -42,7 +42,7 @@ end
 
 local storedKind = redis.call('HGET', key, 'kind')
 if op == 'take' and storedKind and storedKind ~= '' and storedKind ~= kindArg then
-  return {'conflict', 0, storedKind, table.concat(repaired, '; ')}
+  return {'conflict', 0, storedKind, table.concat(repaired, '; '), now}
 end
 
 -- A different size or period (a config change) starts a fresh ring: the old grant times are
@@ -108,8 +108,8 @@ local ready = oldest + perMs + guardMs
 redis.call('HSET', key, 'kind', kindArg, 'guard_ms', guardMs)
 redis.call('PEXPIRE', key, math.max(86400000, 2 * (perMs + guardMs)))
 if oldest > 0 and ready > now then
-  return {'wait', ready - now, 0, table.concat(repaired, '; ')}
+  return {'wait', ready - now, 0, table.concat(repaired, '; '), now}
 end
 redis.call('HSET', key, 't' .. nextIndex, now, 'next', (nextIndex + 1) % requests,
   'last_taken_by', instance, 'last_taken_ms', now)
-return {'granted', 0, 0, table.concat(repaired, '; ')}
+return {'granted', 0, 0, table.concat(repaired, '; '), now}
