@@ -96,6 +96,7 @@ let package = Package(
             name: "breakwater",
             dependencies: [
                 "BreakwaterDaemon",
+                "FleetCollection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -59,7 +59,7 @@ public struct Daemon: Sendable {
                 let breaker = try await group.breaker(named: name, options: options)
                 let schedule = CollectorSchedule(name: collector.name, instanceID: instanceID, store: group.store)
                 let rateLimit = collector.rateLimit.map {
-                    SharedRateLimit(group: $0.group, requests: $0.requests, period: $0.period, store: group.store)
+                    SharedRateLimit(group: $0.group, requests: $0.requests, period: $0.period, requestTimeout: collector.timeout, store: group.store)
                 }
                 var collectorLogger = logger
                 collectorLogger[metadataKey: "breaker"] = "\(name)"

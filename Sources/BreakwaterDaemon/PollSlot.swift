@@ -67,12 +67,13 @@ struct PollSlot: Sendable {
                 outcome.result = "rejected"
                 break
             }
-            guard await takeToken() else { break }
+            guard let token = await takeToken() else { break }
             let ticket: SharedBreaker.Ticket
             do {
                 ticket = try await breaker.acquire(callTimeout: configuration.timeout)
             } catch {
                 outcome.result = "rejected"
+                if let rateLimit, case .shared(let grant) = token { try? await rateLimit.release(grant) }
                 break
             }
             Self.count(name, "polled")
@@ -84,6 +85,7 @@ struct PollSlot: Sendable {
             let begun = breaker.clock.now()
             let verdict = await fetcher.poll(source)
             let elapsed = breaker.clock.now() - begun
+            if let rateLimit, case .shared(let grant) = token { try? await rateLimit.release(grant) }
             switch verdict {
             case .success(let records):
                 await breaker.record(.success, duration: elapsed, ticket: ticket)
@@ -128,11 +130,21 @@ struct PollSlot: Sendable {
         return status.state == .open && (status.retryAfterMilliseconds ?? 0) > 0
     }
 
+    /// A token to send one request under.
+    enum Token {
+        /// No rate limit configured.
+        case unlimited
+        /// From the shared ring: release it when the request completes.
+        case shared(TokenGrant)
+        /// From this instance's own ring (Redis unreachable).
+        case local
+    }
+
     /// Waits for a token of the shared rate limit (or the local one while Redis is down).
     ///
-    /// - Returns: `false` when cancelled, or when the group is claimed by another kind.
-    private mutating func takeToken() async -> Bool {
-        guard let rateLimit else { return true }
+    /// - Returns: `nil` when cancelled, or when the group is claimed by another kind.
+    private mutating func takeToken() async -> Token? {
+        guard let rateLimit else { return .unlimited }
         let kind = configuration.kind.rawValue
         while !Task.isCancelled {
             let wait: Duration
@@ -142,8 +154,8 @@ struct PollSlot: Sendable {
                     logger.warning("repaired \(SharedRateLimit.key(for: rateLimit.group))", metadata: ["repairs": "\(decision.repairs)"])
                 }
                 switch decision.outcome {
-                case .granted:
-                    return true
+                case .granted(let grant):
+                    return .shared(grant)
                 case .wait(let duration):
                     wait = duration
                 case .kindConflict(let storedKind):
@@ -151,19 +163,19 @@ struct PollSlot: Sendable {
                         "group": "\(rateLimit.group)", "stored_kind": "\(storedKind)", "kind": "\(kind)",
                     ])
                     Self.count(configuration.name, "misconfigured")
-                    return false
+                    return nil
                 }
             } catch {
-                guard var local = localLimit else { return true }
+                guard var local = localLimit else { return .local }
                 let now = ContinuousClock.now - started
                 let localWait = local.take(now: now)
                 localLimit = local
-                guard let localWait else { return true }
+                guard let localWait else { return .local }
                 wait = localWait
             }
-            do { try await Task.sleep(for: wait) } catch { return false }
+            do { try await Task.sleep(for: wait) } catch { return nil }
         }
-        return false
+        return nil
     }
 
     private static func isTransient(_ reason: FailureReason) -> Bool {

@@ -2,9 +2,10 @@ import RedisClient
 
 /// A rate limit shared by a group of collectors across the fleet: `cb_quota:<group>` (SPEC §8).
 ///
-/// At most ``requests`` tokens are granted in any window of ``period`` (plus ``guard``):
-/// a token taken at t returns at t + period + guard, by Redis server time. One API key →
-/// one group; collectors of different kinds cannot share a group.
+/// At most ``requests`` requests reach the upstream in any window of ``period``: a token
+/// returns a full period (plus ``guard``) after its request completed (``release(_:)``), or
+/// after the request's timeout when its holder never says (killed mid-request), by Redis
+/// server time. One API key → one group; collectors of different kinds cannot share a group.
 public struct SharedRateLimit: Sendable {
     /// The group name.
     public let group: String
@@ -12,6 +13,8 @@ public struct SharedRateLimit: Sendable {
     public let requests: Int
     /// The period.
     public let period: Duration
+    /// The longest a request may take (its timeout): until then a token counts as in use.
+    public let requestTimeout: Duration
     /// Extra time before a token returns, covering the spread between a grant and the request
     /// reaching the upstream: 5 % of the period, at least 100 ms, at most 1 s.
     public var `guard`: Duration {
@@ -24,10 +27,11 @@ public struct SharedRateLimit: Sendable {
     public static func key(for group: String) -> String { "cb_quota:\(group)" }
 
     /// Creates a handle; nothing is read until a call.
-    public init(group: String, requests: Int, period: Duration, store: RedisConnectionPool) {
+    public init(group: String, requests: Int, period: Duration, requestTimeout: Duration = .zero, store: RedisConnectionPool) {
         self.group = group
         self.requests = requests
         self.period = period
+        self.requestTimeout = requestTimeout
         self.store = store
     }
 
@@ -39,16 +43,28 @@ public struct SharedRateLimit: Sendable {
     /// - Returns: The grant, or how long until the next token, or a kind conflict.
     public func take(kind: String, instanceID: String) async throws -> TokenDecision {
         let reply = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
-            "take", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, kind, instanceID,
+            "take", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, kind, instanceID, requestTimeout.wholeMilliseconds,
         ])
         let repairs = reply.text(at: 3)
         let now = reply.integer(at: 4)
         switch reply.text(at: 0) {
-        case "granted": return TokenDecision(outcome: .granted, repairs: repairs, serverMilliseconds: now)
+        case "granted":
+            let grant = TokenGrant(slot: Int(reply.integer(at: 2)), grantedAtMilliseconds: now)
+            return TokenDecision(outcome: .granted(grant), repairs: repairs, serverMilliseconds: now)
         case "wait": return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs, serverMilliseconds: now)
         case "conflict": return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs, serverMilliseconds: now)
         default: throw FleetScriptError(description: "quota.lua take returned \(reply)")
         }
+    }
+
+    /// Says the granted request has completed, so its token returns a period from now
+    /// rather than a period after its timeout. A late or repeated release changes nothing.
+    ///
+    /// - Parameter grant: What ``take(kind:instanceID:)`` granted.
+    public func release(_ grant: TokenGrant) async throws {
+        _ = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
+            "release", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, "", "", grant.slot, grant.grantedAtMilliseconds,
+        ])
     }
 
     /// Tokens free now (for `breakwater status`); reads the stored size and period.
@@ -69,8 +85,8 @@ public struct SharedRateLimit: Sendable {
 public struct TokenDecision: Sendable, Equatable {
     /// What happened.
     public enum Outcome: Sendable, Equatable {
-        /// A token is yours: send the request.
-        case granted
+        /// A token is yours: send the request, then ``SharedRateLimit/release(_:)`` it.
+        case granted(TokenGrant)
         /// No token free; the next one is free after this long.
         case wait(Duration)
         /// The group is used by collectors of another kind: a configuration error in the fleet.
@@ -83,4 +99,18 @@ public struct TokenDecision: Sendable, Equatable {
     public var repairs: String
     /// Redis server time (ms) of the decision.
     public var serverMilliseconds: Int64
+}
+
+/// A granted token: its ring slot and grant time (what ``SharedRateLimit/release(_:)`` needs).
+public struct TokenGrant: Sendable, Equatable {
+    /// The ring slot.
+    public var slot: Int
+    /// Redis server time (ms) of the grant.
+    public var grantedAtMilliseconds: Int64
+
+    /// Creates a grant (normally returned by ``SharedRateLimit/take(kind:instanceID:)``).
+    public init(slot: Int, grantedAtMilliseconds: Int64) {
+        self.slot = slot
+        self.grantedAtMilliseconds = grantedAtMilliseconds
+    }
 }

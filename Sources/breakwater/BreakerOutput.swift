@@ -1,4 +1,5 @@
 import BreakerCore
+import FleetCollection
 import Foundation
 import SharedBreaker
 
@@ -27,6 +28,21 @@ enum BreakerOutput {
             ]
         }
         return table(header, rows)
+    }
+
+    /// Fleet-wide polling per collector (`cb_sched:<name>`): last poll, by whom, next due,
+    /// last result, pause, tokens left, cursor.
+    static func collectionTable(_ rows: [(String, ScheduleSnapshot)], nowMilliseconds now: Int64) -> String {
+        table(["COLLECTOR", "SCHEDULE", "LAST_POLL", "BY", "NEXT_DUE", "LAST_RESULT", "LAST_OK", "PAUSED", "TOKENS", "CURSOR"], rows.map { name, s in
+            [
+                name, s.schedule, s.lastPollMilliseconds.map { ago($0, now: now) } ?? "-", s.lastPollBy.isEmpty ? "-" : s.lastPollBy,
+                s.nextDueMilliseconds.map { $0 > now ? "in " + seconds($0 - now) : "now" } ?? "-",
+                s.lastResult.isEmpty ? "-" : s.lastResult, s.lastOkMilliseconds.map { ago($0, now: now) } ?? "-",
+                s.pausedUntilMilliseconds.flatMap { $0 > now ? seconds($0 - now) + " left" : nil } ?? "-",
+                s.tokens.map { "\($0.left)/\($0.requests) (\(s.group ?? "-"))" } ?? "-",
+                s.cursor.map { $0.count > 24 ? String($0.prefix(21)) + "..." : $0 } ?? "-",
+            ]
+        })
     }
 
     /// One line: total, closed, open, half-open, forced.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BreakerCore
+import FleetCollection
 import Foundation
 import RedisClient
 import SharedBreaker
@@ -55,6 +56,16 @@ struct StatusCommand: AsyncParsableCommand {
         } else if !entries.isEmpty {
             print(BreakerOutput.summary(entries))
             if !shown.isEmpty { print(BreakerOutput.statusTable(shown, nowMilliseconds: now)) }
+            var schedules: [(String, ScheduleSnapshot)] = []
+            for entry in shown {
+                if let snapshot = try? await ScheduleSnapshot.read(name: entry.name.rawValue, store: pool) {
+                    schedules.append((entry.name.rawValue, snapshot))
+                }
+            }
+            if !schedules.isEmpty {
+                print("")
+                print(BreakerOutput.collectionTable(schedules, nowMilliseconds: now))
+            }
         }
         if !missing.isEmpty {
             throw CommandFailure.runtime("no state in Redis for: " + missing.map { "\($0) (\($0.stateKey))" }.joined(separator: ", "))

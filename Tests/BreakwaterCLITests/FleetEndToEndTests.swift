@@ -96,6 +96,17 @@ struct FleetEndToEndTests {
         #expect(times.filter { $0 < start + 13 }.count >= 20, "the limit was not used: \(times.count) requests in 13 s")
         #expect(Set(log.map(\.path)) == ["/a", "/b"], "both collectors share the limit")
         for daemon in daemons { #expect(daemon.process.isRunning) }
+
+        // The operator's view: last poll, by whom, next due, tokens left; and the metrics.
+        let status = try await breakwater(["status", a])
+        #expect(status.exitCode == 0, "\(status.output)")
+        let row = status.output.split(separator: "\n").first { $0.hasPrefix(a + " ") && $0.contains("fleet") }
+        #expect(row != nil, "no collection row for \(a):\n\(status.output)")
+        #expect(status.output.contains("COLLECTOR") && status.output.contains("TOKENS") && status.output.contains("/10 (\(group))"), "\(status.output)")
+        #expect(daemons.contains { row?.contains($0.instance) == true }, "no instance named as the last poller: \(row ?? "")")
+        let metrics = String(decoding: try Loopback.http(port: daemons[0].httpPort, path: "/metrics").body, as: UTF8.self)
+        #expect(metrics.contains("breakwater_schedule_lag_seconds{"), "no schedule lag metric")
+        #expect(metrics.contains("result=\"polled\"") || metrics.contains("result=\"ok\""), "no polls by result")
     }
 
     @Test("a 429 with Retry-After 3 seen by one replica: no replica calls for 3 s")

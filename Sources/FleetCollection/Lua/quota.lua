@@ -1,25 +1,32 @@
 -- Breakwater shared rate limit (SPEC §8): `requests` tokens per `per_seconds` for a group of
 -- collectors (one API key -> one group), shared by every instance, by Redis server time.
 --
--- A token taken at time t comes back to the bucket at t + per_ms + guard_ms. The bucket is a
--- ring of `requests` slots holding the time each token was last taken; the slot at `next`
--- holds the oldest one. So at most `requests` tokens are granted in any window of per_ms,
--- whatever the burst (a refill-rate bucket would allow twice that across a window edge).
--- guard_ms covers the spread between a grant and the request reaching the upstream.
+-- The bucket is a ring of `requests` slots; slot i holds when its token may next be reused
+-- (t<i>, minus the period) and when it was granted (g<i>). A grant writes t = now + hold_ms
+-- (the request's timeout: the latest it can reach the upstream); `release`, sent when the
+-- request has completed, lowers t to the completion time. A token returns per_ms + guard_ms
+-- after t. The slot at `next` holds the oldest grant, so a grant reuses the slot of the grant
+-- `requests` grants earlier, and only after that request has reached the upstream plus a
+-- full period: at most `requests` requests arrive in any window of per_ms, whatever the
+-- delays in between (a refill-rate bucket would allow twice that across a window edge).
+-- A holder killed mid-request leaves t at its timeout: the token still returns.
 --
--- KEYS[1] = cb_quota:<group>   (a hash: requests, per_ms, kind, next, t0 .. t<requests-1>)
--- ARGV[1] = op: take | peek
+-- KEYS[1] = cb_quota:<group>   (a hash: requests, per_ms, guard_ms, kind, next, t<i>, g<i>)
+-- ARGV[1] = op: take | release | peek
 -- ARGV[2] = requests, ARGV[3] = per ms, ARGV[4] = guard ms, ARGV[5] = collector kind,
--- ARGV[6] = instance
--- take -> {result, wait_ms, tokens_left, repaired, now_ms}
---   result: granted | wait (no token; try again in wait_ms) | conflict (the group is used by
---   collectors of another kind: wait_ms is 0 and tokens_left names the stored kind)
+-- ARGV[6] = instance, ARGV[7] = hold ms (take) or slot index (release), ARGV[8] = grant ms (release)
+-- take -> {result, wait_ms, slot, repaired, now_ms}
+--   result: granted (slot = the ring slot, now_ms = the grant time; pass both to release) |
+--   wait (no token; try again in wait_ms) | conflict (the group is used by collectors of
+--   another kind: slot names the stored kind)
+-- release -> {released (1 or 0: the slot was already reused or repaired), now_ms}
 -- peek -> {tokens_left, requests, per_ms, kind} ({0, 0, 0, ''} for a group never used)
 local key, op = KEYS[1], ARGV[1]
 local requests = math.max(1, math.floor(tonumber(ARGV[2]) or 1))
 local perMs = math.max(1, math.floor(tonumber(ARGV[3]) or 1000))
 local guardMs = math.max(0, math.floor(tonumber(ARGV[4]) or 0))
 local kindArg, instance = ARGV[5] or '', ARGV[6] or ''
+local MAX_HOLD_MS = 86400000
 local MAX_INT = 9007199254740992
 
 local t = redis.call('TIME')
@@ -54,8 +61,8 @@ if op == 'take' and (storedRequests ~= requests or storedPer ~= perMs) then
   if storedRequests ~= nil and storedRequests > 0 and storedRequests <= 100000 then
     for i = 0, storedRequests - 1 do
       local v = strictInt(redis.call('HGET', key, 't' .. i) or '')
-      if v ~= nil and v > latest and v <= now then latest = v end
-      redis.call('HDEL', key, 't' .. i)
+      if v ~= nil and v > latest and v <= now + MAX_HOLD_MS then latest = v end
+      redis.call('HDEL', key, 't' .. i, 'g' .. i)
     end
   end
   if storedRequests ~= nil then
@@ -69,13 +76,14 @@ if op == 'take' and (storedRequests ~= requests or storedPer ~= perMs) then
   redis.call('HSET', key, 'requests', requests, 'per_ms', perMs, 'next', 0)
 end
 
--- The time slot i's token was taken; garbage or a future time counts as "just now" (the
--- cautious reading: never grant a token whose history is unknown).
+-- When slot i's request reached (or may still reach) the upstream; garbage, or a time
+-- further ahead than any hold, counts as "just now" (the cautious reading: never grant a
+-- token whose history is unknown).
 local function slot(i)
   local raw = redis.call('HGET', key, 't' .. i)
   if not raw then return 0 end
   local v = strictInt(raw)
-  if v == nil or v < 0 or v > now then
+  if v == nil or v < 0 or v > now + MAX_HOLD_MS then
     redis.call('HSET', key, 't' .. i, now)
     table.insert(repaired, 't' .. i .. '=' .. string.sub(raw, 1, 32) .. ' is invalid; treated as taken now')
     return now
@@ -89,6 +97,16 @@ local function tokensLeft(n, per)
     if slot(i) + per + guardMs <= now then left = left + 1 end
   end
   return left
+end
+
+if op == 'release' then
+  local index, granted = strictInt(ARGV[7] or ''), strictInt(ARGV[8] or '')
+  if index == nil or granted == nil or strictInt(redis.call('HGET', key, 'g' .. index) or '') ~= granted then
+    return {0, now}
+  end
+  local held = strictInt(redis.call('HGET', key, 't' .. index) or '')
+  if held ~= nil and held > now then redis.call('HSET', key, 't' .. index, math.max(now, granted)) end
+  return {1, now}
 end
 
 if op == 'peek' then
@@ -110,6 +128,7 @@ redis.call('PEXPIRE', key, math.max(86400000, 2 * (perMs + guardMs)))
 if oldest > 0 and ready > now then
   return {'wait', ready - now, 0, table.concat(repaired, '; '), now}
 end
-redis.call('HSET', key, 't' .. nextIndex, now, 'next', (nextIndex + 1) % requests,
+local hold = math.min(MAX_HOLD_MS, math.max(0, math.floor(tonumber(ARGV[7]) or 0)))
+redis.call('HSET', key, 't' .. nextIndex, now + hold, 'g' .. nextIndex, now, 'next', (nextIndex + 1) % requests,
   'last_taken_by', instance, 'last_taken_ms', now)
-return {'granted', 0, 0, table.concat(repaired, '; '), now}
+return {'granted', 0, nextIndex, table.concat(repaired, '; '), now}
