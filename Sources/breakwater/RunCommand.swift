@@ -35,7 +35,7 @@ struct RunCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let daemon = Daemon(configuration: configuration, redis: redisConfiguration, registry: registry, environment: environment, environmentFile: envFile ?? environment["BREAKWATER_ENV_FILE"], logger: Logger(label: "breakwater"))
+        let daemon = Daemon(configuration: configuration, redis: redisConfiguration, registry: registry, environment: environment, environmentFile: (envFile ?? environment["BREAKWATER_ENV_FILE"]).flatMap { $0.isEmpty ? nil : $0 }, logger: Logger(label: "breakwater"))
         do {
             try await daemon.run()
         } catch {

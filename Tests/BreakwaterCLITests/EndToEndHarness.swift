@@ -60,21 +60,25 @@ final class DaemonProcess: @unchecked Sendable {
         process = try Self.spawn(configPath)
     }
 
-    /// A daemon running `yaml` (which may say `{HTTP_PORT}` for its free listen port).
-    init(instance: String, yaml: String, arguments: [String] = []) throws {
+    /// A daemon running `yaml` (with `instance_id` and `http.listen` on a free port added).
+    ///
+    /// - Parameter redisURL: Its Redis (default: the test Redis, `REDIS_URL`).
+    init(instance: String, yaml: String, arguments: [String] = [], redisURL: String? = nil) throws {
         httpPort = try Loopback.freePort()
         self.instance = instance
         self.arguments = arguments
+        self.redisURL = redisURL
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
         let text = "instance_id: \(instance)\nhttp: { listen: 127.0.0.1:\(httpPort) }\n" + yaml
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process = try Self.spawn(configPath, arguments)
+        process = try Self.spawn(configPath, arguments, redisURL: redisURL)
     }
 
     private var arguments: [String] = []
+    private var redisURL: String?
 
-    private static func spawn(_ config: String, _ arguments: [String] = []) throws -> ChildProcess {
-        try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
+    private static func spawn(_ config: String, _ arguments: [String] = [], redisURL: String? = nil) throws -> ChildProcess {
+        try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: ["REDIS_URL": redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
     }
 
     /// SIGTERM, and the exit code (nil if it did not exit within `timeout`).
@@ -84,7 +88,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func restart() throws {
-        process = try Self.spawn(configPath, arguments)
+        process = try Self.spawn(configPath, arguments, redisURL: redisURL)
     }
 
     deinit {

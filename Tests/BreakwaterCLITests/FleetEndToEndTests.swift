@@ -5,12 +5,21 @@ import Testing
 
 /// SPEC §8 with real processes: `breakwater run` daemons on one Redis, and loopback fake
 /// upstreams that log every request they receive (arrival time, query, Authorization).
+///
+/// Each test owns its redis-server: these tests count requests per interval, and the shared
+/// test Redis is stalled now and then by other suites' heavy scripts.
 @Suite("Fleet-coordinated collection: real daemons, counting upstreams", .serialized)
 struct FleetEndToEndTests {
+    let redis: RedisServerProcess
     let pool: RedisConnectionPool
 
     init() throws {
-        pool = RedisConnectionPool(configuration: try TestRedis.configuration(), size: 1)
+        redis = try RedisServerProcess()
+        pool = RedisConnectionPool(configuration: try RedisConfiguration(url: redis.url), size: 1)
+    }
+
+    func daemon(_ instance: String, _ yaml: String) throws -> DaemonProcess {
+        try DaemonProcess(instance: instance, yaml: yaml, redisURL: redis.url)
     }
 
     static func uniqueName(_ label: String) -> String { "\(label)-\(UUID().uuidString.prefix(8).lowercased())" }
@@ -50,7 +59,7 @@ struct FleetEndToEndTests {
         let name = Self.uniqueName("fleet")
         let upstream = try FlakyUpstream()
         let yaml = "collectors:\n" + Self.httpCollector(name, url: upstream.baseURL + "/data", interval: 0.5)
-        let daemons = try (1...4).map { try DaemonProcess(instance: "fleet-\($0)-\(name.suffix(4))", yaml: yaml) }
+        let daemons = try (1...4).map { try daemon("fleet-\($0)-\(name.suffix(4))", yaml) }
         defer { Task { await cleanUp([name]) } }
         #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= 2 })
         // Every daemon is up (its HTTP endpoint answers) before the window starts.
@@ -70,7 +79,9 @@ struct FleetEndToEndTests {
         try await waitForUpstreamClock(upstream, until: killedAt + 6)
         let times = Self.arrivals(try upstream.requestLog().requests, from: killedAt - 1, to: killedAt + 6)
         let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
-        #expect((gaps.max() ?? 99) <= 1.0, "largest gap after kill -9: \(gaps.max() ?? 99) s (2 intervals = 1 s); arrivals \(times)")
+        // A replica killed mid-poll costs its one slot: 2 intervals between polls, plus the
+        // next replica's wake jitter (at most a tenth of the interval) and 50 ms of slack.
+        #expect((gaps.max() ?? 99) <= 1.0 + 0.05 + 0.05, "largest gap after kill -9: \(gaps.max() ?? 99) s (2 intervals = 1 s); arrivals \(times)")
         #expect(times.count >= 11, "\(times.count) requests in the 7 s around the kill")
     }
 
@@ -81,7 +92,7 @@ struct FleetEndToEndTests {
         let limit = "    rate_limit: { requests: 10, per_seconds: 5, group: \(group) }"
         let yaml = "collectors:\n" + Self.httpCollector(a, url: upstream.baseURL + "/a", interval: 0.2, extra: limit)
             + "\n" + Self.httpCollector(b, url: upstream.baseURL + "/b", interval: 0.2, extra: limit)
-        let daemons = try (1...3).map { try DaemonProcess(instance: "rl-\($0)-\(group.suffix(4))", yaml: yaml) }
+        let daemons = try (1...3).map { try daemon("rl-\($0)-\(group.suffix(4))", yaml) }
         defer { Task { await cleanUp([a, b], groups: [group]) } }
         #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= 1 })
         let start = try upstream.requestLog().requests.first?.time ?? 0
@@ -98,7 +109,7 @@ struct FleetEndToEndTests {
         for daemon in daemons { #expect(daemon.process.isRunning) }
 
         // The operator's view: last poll, by whom, next due, tokens left; and the metrics.
-        let status = try await breakwater(["status", a])
+        let status = try await breakwater(["status", a], environment: ["REDIS_URL": redis.url])
         #expect(status.exitCode == 0, "\(status.output)")
         let row = status.output.split(separator: "\n").first { $0.hasPrefix(a + " ") && $0.contains("fleet") }
         #expect(row != nil, "no collection row for \(a):\n\(status.output)")
@@ -115,7 +126,7 @@ struct FleetEndToEndTests {
         // 10 good answers, one 429 with Retry-After: 3, then good answers again.
         let upstream = try FlakyUpstream(arguments: ["--schedule", "healthy:10,ratelimit:1,healthy:1000000", "--retry-after", "3"])
         let yaml = "collectors:\n" + Self.httpCollector(name, url: upstream.baseURL + "/data", interval: 0.2, schedule: "per_instance")
-        let daemons = try (1...3).map { try DaemonProcess(instance: "pause-\($0)-\(name.suffix(4))", yaml: yaml) }
+        let daemons = try (1...3).map { try daemon("pause-\($0)-\(name.suffix(4))", yaml) }
         defer { Task { await cleanUp([name]) } }
         #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestLog().requests) ?? []).contains { $0.status == 429 } })
         let throttled = try #require(try upstream.requestLog().requests.first { $0.status == 429 }).time
@@ -146,7 +157,7 @@ struct FleetEndToEndTests {
             schedule: per_instance
             params: { query: bitcoin }
         """
-        let daemons = try (1...3).map { try DaemonProcess(instance: "tw-\($0)-\(name.suffix(4))", yaml: yaml) }
+        let daemons = try (1...3).map { try daemon("tw-\($0)-\(name.suffix(4))", yaml) }
         defer { Task { await cleanUp([name]) } }
         func streamLength() async -> Int { ((try? await pool.execute("XLEN", "collector:" + name).int).map(Int.init)) ?? 0 }
         #expect(await eventually(timeout: .seconds(30)) { await streamLength() >= 20 })
@@ -186,7 +197,7 @@ struct FleetEndToEndTests {
             interval_seconds: 0.1
             params: { query: bitcoin }
         """
-        let daemon = try DaemonProcess(instance: "hup-\(name.suffix(4))", yaml: yaml)
+        let daemon = try self.daemon("hup-\(name.suffix(4))", yaml)
         defer { Task { await cleanUp([name]) } }
         func auths() -> [String] { ((try? upstream.requestLog().requests) ?? []).map(\.authorization) }
         #expect(await eventually(timeout: .seconds(30)) { auths().contains("Bearer old-token") })
@@ -215,7 +226,7 @@ struct FleetEndToEndTests {
                 let name = Self.uniqueName("fig")
                 let upstream = try FlakyUpstream()
                 let yaml = "collectors:\n" + Self.httpCollector(name, url: upstream.baseURL + "/data", interval: 0.25, schedule: schedule)
-                let daemons = try (1...replicas).map { try DaemonProcess(instance: "fig-\($0)-\(name.suffix(4))", yaml: yaml) }
+                let daemons = try (1...replicas).map { try daemon("fig-\($0)-\(name.suffix(4))", yaml) }
                 for daemon in daemons {
                     #expect(await eventually(timeout: .seconds(30)) { (try? Loopback.http(port: daemon.httpPort, path: "/healthz").status) == 200 })
                 }
