@@ -181,6 +181,43 @@ struct FleetEndToEndTests {
         #expect(stored == ids.last)
     }
 
+    @Test("transient failures are retried within the slot, each try counted by the breaker; a 429 is not retried")
+    func retriesWithinSlot() async throws {
+        let name = Self.uniqueName("retry")
+        // Two 500s then good answers; the interval (30 s) is far longer than the test, so every
+        // request the upstream sees belongs to the first slot.
+        let upstream = try FlakyUpstream(arguments: ["--schedule", "error500:2,healthy:1000000"])
+        let yaml = "collectors:\n" + Self.httpCollector(name, url: upstream.baseURL + "/data", interval: 30)
+        let daemon = try self.daemon("retry-\(name.suffix(4))", yaml)
+        defer { Task { await cleanUp([name]) } }
+        #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestLog().requests) ?? []).count >= 3 })
+        let statuses = try upstream.requestLog().requests.map(\.status)
+        #expect(statuses == [500, 500, 200], "\(statuses)")
+        #expect(await eventually(timeout: .seconds(10)) {
+            let fields = (try? await pool.execute("HGETALL", "cb_state:" + name).fieldDictionary) ?? [:]
+            return fields["total_failures"] == "2" && fields["total_successes"] == "1"
+        }, "the breaker did not count every try")
+        #expect(try await pool.execute("HGET", "cb_sched:" + name, "last_result").string == "ok")
+        _ = await daemon.terminate()
+
+        // A 429 ends the slot at once (and pauses the fleet): no retry before Retry-After.
+        let limited = Self.uniqueName("retry429")
+        let throttling = try FlakyUpstream(arguments: ["--mode", "ratelimit", "--retry-after", "20"])
+        let yaml429 = "collectors:\n" + Self.httpCollector(limited, url: throttling.baseURL + "/data", interval: 0.2)
+        let second = try self.daemon("retry429-\(limited.suffix(4))", yaml429)
+        defer { Task { await cleanUp([limited]) } }
+        #expect(await eventually(timeout: .seconds(30)) { ((try? throttling.requestCount()) ?? 0) >= 1 })
+        #expect(await eventually(timeout: .seconds(10)) { (try? await pool.execute("HGET", "cb_sched:" + limited, "last_result").string) == "rate_limited" })
+        let paused = try await pool.execute("HGET", "cb_sched:" + limited, "paused_until_ms").string
+        #expect(paused != nil)
+        // Wait for the metrics to show the slot ended, then check no second request went out.
+        #expect(await eventually(timeout: .seconds(10)) {
+            String(decoding: (try? Loopback.http(port: second.httpPort, path: "/metrics").body) ?? Data(), as: UTF8.self).contains("result=\"rate_limited\"")
+        })
+        #expect(try throttling.requestCount() == 1)
+        _ = await second.terminate()
+    }
+
     @Test("SIGHUP re-reads the API key file without a restart")
     func sighupReloadsKeys() async throws {
         let name = Self.uniqueName("hup")
