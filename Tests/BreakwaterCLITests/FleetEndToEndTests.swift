@@ -70,6 +70,7 @@ struct FleetEndToEndTests {
         try await waitForUpstreamClock(upstream, until: start + 20)
         let inWindow = Self.arrivals(try upstream.requestLog().requests, from: start, to: start + 20).count
         #expect((38...42).contains(inWindow), "\(inWindow) upstream requests in 20 s at interval 0.5 s with 4 replicas")
+        print("FLEET-COUNT 4 replicas, interval 0.5 s, 20 s: \(inWindow) upstream requests")
 
         // kill -9 the replica that polled last, right after its poll.
         let lastBy = try await pool.execute("HGET", "cb_sched:" + name, "last_poll_by").string
@@ -83,6 +84,7 @@ struct FleetEndToEndTests {
         // next replica's wake jitter (at most a tenth of the interval) and 50 ms of slack.
         #expect((gaps.max() ?? 99) <= 1.0 + 0.05 + 0.05, "largest gap after kill -9: \(gaps.max() ?? 99) s (2 intervals = 1 s); arrivals \(times)")
         #expect(times.count >= 11, "\(times.count) requests in the 7 s around the kill")
+        print("FLEET-KILL largest gap around kill -9 of the last poller: \(String(format: "%.3f", gaps.max() ?? 99)) s")
     }
 
     @Test("rate limit 10 per 5 s shared by 2 collectors on 3 daemons: never more than 10 requests in any 5 s window")
