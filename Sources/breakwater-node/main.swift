@@ -161,12 +161,15 @@ case "tripper":
         switch line {
         case "reset":
             do { try await breaker.reset() } catch { say("error \(error)"); continue }
-            while breaker.view.state != .closed { try? await Task.sleep(for: .milliseconds(1)) }
-            say("ok")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while breaker.view.state != .closed && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+            say(breaker.view.state == .closed ? "ok" : "error view \(breaker.view.state.rawValue) after reset")
         case "trip":
             guard let ticket = try? await breaker.acquire() else { say("rejected"); continue }
             let t0 = monotonicNanoseconds()
             await breaker.record(.failure, duration: .milliseconds(1), ticket: ticket)
+            // Sent before the reply, so the next "reset" cannot overtake the queued failure.
+            await group.flush()
             say("t0 \(t0)")
         default:
             break
