@@ -23,8 +23,9 @@ func option(_ name: String) -> String? {
     return arguments[index + 1]
 }
 func say(_ line: String) {
-    print(line)
-    fflush(nil)
+    // One unbuffered write per line. (Not print + fflush(nil): fflush(NULL) also locks stdin,
+    // which the tripper's and follower's reader thread holds while blocked in readLine().)
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 LoggingSystem.bootstrap { label in
