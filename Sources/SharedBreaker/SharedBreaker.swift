@@ -9,10 +9,10 @@ import Synchronization
 /// Admission (``acquire()``) decides from the local view with no Redis round trip, except
 /// when a half-open probe permit must be leased cluster-wide. The common case, a closed
 /// breaker, takes neither the lock nor a clock reading: it loads one atomic flag
-/// (``closedFastPath``) that mirrors the locked state; every other case decides under the lock. Outcomes on the
-/// closed path are queued and sent in batches by ``SharedBreakerGroup``'s flusher
-/// (`SharedBreaker+Flush.swift`); probe outcomes are sent at once. Every state change happens
-/// in the Lua script (`Lua/breaker.lua`); the view is kept in sync by `SharedBreaker+Sync.swift`.
+/// (``closedFastPath``) that mirrors the locked state; every other case decides under the
+/// lock. Outcomes on the closed path are queued and sent in batches by
+/// ``SharedBreakerGroup``'s flusher (`SharedBreaker+Flush.swift`); probe outcomes are sent at
+/// once. Every state change happens in the Lua script (`Lua/breaker.lua`); the view is kept in sync by `SharedBreaker+Sync.swift`.
 public final class SharedBreaker: Sendable {
     /// What a call that was admitted carries until its outcome is recorded.
     public struct Ticket: Sendable {
