@@ -31,7 +31,7 @@ extension SharedBreaker {
     /// transition may already have arrived as this instance's own pub/sub event.
     private func adopt(_ reply: ScriptReply, serverOffset: Int64) {
         let confirmedAt = clock.now()
-        let transition = inner.withLock { inner -> SharedTransition? in
+        let transition = updateLocked { inner -> SharedTransition? in
             inner.serverOffsetMilliseconds = serverOffset
             inner.viewConfirmedAt = confirmedAt
             guard reply.version >= inner.view.version else { return nil }
@@ -50,7 +50,7 @@ extension SharedBreaker {
             return
         }
         let confirmedAt = clock.now()
-        let transition = inner.withLock { inner -> SharedTransition? in
+        let transition = updateLocked { inner -> SharedTransition? in
             guard event.version > inner.view.version else { return nil }
             inner.viewConfirmedAt = confirmedAt
             let from = inner.view.state
@@ -88,7 +88,7 @@ extension SharedBreaker {
         } else {
             stored = StoredBreakerState()
         }
-        let (decision, transition, outage) = inner.withLock { inner -> (RefreshDecision, SharedTransition?, [OutcomeRun]) in
+        let (decision, transition, outage) = updateLocked { inner -> (RefreshDecision, SharedTransition?, [OutcomeRun]) in
             inner.viewConfirmedAt = receivedAt
             if let health = stored.healthScore { metrics.healthScore.record(health) }
             let localTripped = inner.trippedDuringOutage && inner.local.state == .open && options.onStoreFailure == .local
@@ -158,7 +158,7 @@ extension SharedBreaker {
     /// Going unreachable drops the queued closed-path outcomes (counted as dropped), except
     /// with `trip_quorum` > 1, where they are kept for the replay when Redis returns.
     func setStoreAvailable(_ available: Bool, because error: (any Error)? = nil) {
-        let (changed, dropped) = inner.withLock { inner -> (Bool, Int) in
+        let (changed, dropped) = updateLocked { inner -> (Bool, Int) in
             defer { inner.storeAvailable = available }
             var dropped = 0
             if !available && !inner.pending.isEmpty {

@@ -6,21 +6,26 @@ import Synchronization
 
 /// One circuit breaker whose state is shared by every instance through `cb_state:<name>`.
 ///
-/// Admission (``acquire()``) decides from the local view under a lock, with no Redis round
-/// trip, except when a half-open probe permit must be leased cluster-wide. Outcomes on the
-/// closed path are queued and sent in batches by ``SharedBreakerGroup``'s flusher
-/// (`SharedBreaker+Flush.swift`); probe outcomes are sent at once. Every state change happens
-/// in the Lua script (`Lua/breaker.lua`); the view is kept in sync by `SharedBreaker+Sync.swift`.
+/// Admission (``acquire()``) decides from the local view with no Redis round trip, except
+/// when a half-open probe permit must be leased cluster-wide. The common case, a closed
+/// breaker, takes neither the lock nor a clock reading: it loads one atomic flag
+/// (``closedFastPath``) that mirrors the locked state; every other case decides under the
+/// lock. Outcomes on the closed path are queued and sent in batches by
+/// ``SharedBreakerGroup``'s flusher (`SharedBreaker+Flush.swift`); probe outcomes are sent at
+/// once. Every state change happens in the Lua script (`Lua/breaker.lua`); the view is kept in sync by `SharedBreaker+Sync.swift`.
 public final class SharedBreaker: Sendable {
     /// What a call that was admitted carries until its outcome is recorded.
     public struct Ticket: Sendable {
-        let start: BreakerInstant
+        /// When the call was admitted; `nil` from the lock-free closed path, which reads no
+        /// clock (``run(timeout:_:)`` stamps the start itself right after admission).
+        let start: BreakerInstant?
         let probeToken: String?
         /// The stored version when the probe lease was granted (its half-open period).
         let probeVersion: Int
         let localPermit: ProbePermit?
 
-        init(start: BreakerInstant, probeToken: String? = nil, probeVersion: Int = 0, localPermit: ProbePermit?) {
+        @usableFromInline
+        init(start: BreakerInstant?, probeToken: String? = nil, probeVersion: Int = 0, localPermit: ProbePermit?) {
             self.start = start
             self.probeToken = probeToken
             self.probeVersion = probeVersion
@@ -83,6 +88,13 @@ public final class SharedBreaker: Sendable {
     let droppedOutcomeCount = Atomic<Int>(0)
     /// Shadow mode: calls admitted that enforcement would have rejected.
     let wouldRejectCount = Atomic<Int>(0)
+    /// `true` exactly when ``admitLocally()`` would admit with no further condition: the
+    /// shared view is closed, Redis is reachable and no local breaker is consulted
+    /// (`trip_quorum` 1). A cache of the locked state, never a second source of truth: it is
+    /// stored (releasing) inside the same critical section as every change of the view or of
+    /// store availability (``updateLocked(_:)``), so a reader that loads `true` is ordered as if
+    /// it had taken the lock just before that change — the decision the lock would have made.
+    @usableFromInline let closedFastPath = Atomic<Bool>(false)
 
     init(
         name: BreakerName,
@@ -120,7 +132,9 @@ public final class SharedBreaker: Sendable {
         let now = clock.now()
         var initial = Inner(local: machine, stateSince: now, viewConfirmedAt: now)
         initial.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds
+        let admits = Self.admitsWithoutLock(initial, tripQuorum: options.tripQuorum)
         self.inner = Mutex(initial)
+        closedFastPath.store(admits, ordering: .releasing)
         metrics.recordState(.closed)
     }
 
@@ -144,10 +158,13 @@ public final class SharedBreaker: Sendable {
 
     /// Asks to make a call.
     ///
+    /// Inlinable so that the closed path, one atomic load, costs no call into this module.
     /// - Returns: a ticket to pass to ``record(_:duration:ticket:)``.
     /// - Throws: ``CircuitOpenError`` when the call must not be made.
+    @inlinable
     public func acquire() async throws(CircuitOpenError) -> Ticket {
-        try await acquire(callTimeout: nil)
+        if closedFastPath.load(ordering: .acquiring) { return Ticket(start: nil, localPermit: nil) }
+        return try await acquire(callTimeout: nil)
     }
 
     /// Asks to make a call that will take at most `callTimeout`.
@@ -156,6 +173,7 @@ public final class SharedBreaker: Sendable {
     /// never outlives the call; without a timeout the lease is ``SharedBreakerOptions/probeLease``.
     /// - Throws: ``CircuitOpenError`` when the call must not be made.
     public func acquire(callTimeout: Duration?) async throws(CircuitOpenError) -> Ticket {
+        if closedFastPath.load(ordering: .acquiring) { return Ticket(start: nil, localPermit: nil) }
         switch admitLocally() {
         case .allowed(let ticket):
             return ticket
@@ -191,7 +209,30 @@ public final class SharedBreaker: Sendable {
         case needsProbe(ProbePermit?)
     }
 
-    /// The admission decision that needs no I/O (the hot path).
+    /// Whether `inner` admits every call with no further check (the value of ``closedFastPath``).
+    static func admitsWithoutLock(_ inner: borrowing Inner, tripQuorum: Int) -> Bool {
+        inner.storeAvailable && inner.view.state == .closed && tripQuorum == 1
+    }
+
+    /// Runs `body` under the lock, then refreshes ``closedFastPath`` from the state it left
+    /// (still under the lock). Every change of `view` or `storeAvailable` goes through here.
+    func updateLocked<Result: Sendable>(_ body: (inout Inner) -> Result) -> Result {
+        inner.withLock { inner in
+            let result = body(&inner)
+            closedFastPath.store(Self.admitsWithoutLock(inner, tripQuorum: options.tripQuorum), ordering: .releasing)
+            return result
+        }
+    }
+
+    /// Whether ``closedFastPath`` agrees with the locked state right now (tests).
+    var fastPathAgreesWithLockedState: Bool {
+        inner.withLock { inner in
+            closedFastPath.load(ordering: .acquiring) == Self.admitsWithoutLock(inner, tripQuorum: options.tripQuorum)
+        }
+    }
+
+    /// The admission decision that needs no I/O, under the lock (every case but the
+    /// lock-free closed one).
     ///
     /// The shared view is checked first; the local breaker (trip_quorum > 1) is asked only
     /// when the shared one would admit, so a rejection never holds a local probe permit.
@@ -376,6 +417,7 @@ public final class SharedBreaker: Sendable {
     /// - Throws: ``CircuitOpenError`` when rejected, ``CallTimeoutError``, or the operation's error.
     public func run<T: Sendable>(timeout: Duration? = nil, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let ticket = try await acquire(callTimeout: timeout)
+        let start = ticket.start ?? clock.now()
         let bound = timeout ?? (ticket.probeToken != nil ? options.probeLease : nil)
         do {
             let value: T
@@ -384,10 +426,10 @@ public final class SharedBreaker: Sendable {
             } else {
                 value = try await operation()
             }
-            await record(.success, duration: clock.now() - ticket.start, ticket: ticket)
+            await record(.success, duration: clock.now() - start, ticket: ticket)
             return value
         } catch {
-            await record(classifier(error), duration: clock.now() - ticket.start, ticket: ticket)
+            await record(classifier(error), duration: clock.now() - start, ticket: ticket)
             throw error
         }
     }
