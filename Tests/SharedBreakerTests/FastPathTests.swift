@@ -28,7 +28,8 @@ struct FastPathTests {
         let name = try uniqueName("fastpath")
         let fleet = Fleet(count: 2, redis: redis)
         defer { Task { await fleet.stop() } }
-        let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 2, openTimeout: .milliseconds(200), halfOpenMax: 1, successes: 1))
+        // 3 s open: the rejection checks below must run while the breaker is still open, even on a busy machine.
+        let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 2, openTimeout: .seconds(3), halfOpenMax: 1, successes: 1))
         let (a, b) = (breakers[0], breakers[1])
         for breaker in breakers { await expectConsistent(breaker, closed: true) }
 
