@@ -1,0 +1,42 @@
+import BreakerCore
+import BreakwaterTestSupport
+import RedisClient
+import Testing
+@testable import SharedBreaker
+
+/// Findings of the model check (scripts/chaos scenario 7, `breakwater-modelcheck`): the stored
+/// state diverged from the reference model (BreakerCore's BreakerMachine). Each test failed on
+/// the script before the fix.
+extension ScriptFindingsTests {
+    @Test("model check: reopening ends the half-open period's probe accounting",
+          arguments: ["probe_failed", "forced_open", "half_open_max_wait"])
+    func reopenClearsHalfOpenCounters(how: String) async throws {
+        let name = try uniqueName("mc-reopen")
+        let config = "threshold=1;base_ms=20;max_ms=1000;ho_max=3;ho_success=3;ho_max_wait_ms=300"
+        let tripped = try await op(name, "record", config: config, "F1")
+        #expect(tripped.state == .open)
+        try await waitServerTime(past: tripped.serverNowMilliseconds, by: 30)
+        let first = try await op(name, "acquire", config: config, "t1", extra: "60000")
+        let second = try await op(name, "acquire", config: config, "t2", extra: "60000")
+        #expect(first.result == "granted" && second.result == "granted")
+        let success = try await op(name, "probe", config: config, "t1:S:\(first.version)")
+        #expect(success.state == .halfOpen && success.halfOpenAttempts == 2 && success.halfOpenSuccesses == 1)
+
+        let reopened: ScriptReply
+        switch how {
+        case "probe_failed":
+            reopened = try await op(name, "probe", config: config, "t2:F:\(second.version)")
+        case "forced_open":
+            reopened = try await op(name, "force_open", config: config)
+        default:
+            try await waitServerTime(past: success.serverNowMilliseconds, by: 320)
+            reopened = try await op(name, "touch", config: config)
+        }
+        #expect(reopened.state == .open && reopened.reason == how)
+        #expect(reopened.halfOpenAttempts == 0 && reopened.halfOpenSuccesses == 0,
+                "an open breaker still shows the last half-open period's probes: attempts \(reopened.halfOpenAttempts), successes \(reopened.halfOpenSuccesses)")
+        let stored = StoredBreakerState(fields: try await pool.execute("HGETALL", name.stateKey).fieldDictionary ?? [:])
+        #expect(stored.halfOpenAttempts == 0 && stored.halfOpenSuccesses == 0)
+        _ = try await pool.execute("DEL", name.stateKey, name.logKey)
+    }
+}
