@@ -23,12 +23,13 @@ public enum BreakerScriptAccess {
     ///   - configuration: the policy string from ``configuration(_:)``.
     ///   - argument: the operation's argument (see `Lua/breaker.lua`).
     ///   - extra: the lease in ms for `acquire`.
+    ///   - manual: who, why and for how long, for `force_open` / `force_close`.
     /// - Returns: the script's raw reply.
     public static func call(
         _ store: RedisConnectionPool, name: BreakerName, operation: String, instanceID: String,
-        configuration: String, argument: String = "", extra: String = ""
+        configuration: String, argument: String = "", extra: String = "", manual: ManualAction = ManualAction()
     ) async throws -> RedisValue {
         try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID,
-                                     configuration: configuration, argument: argument, extra: extra)
+                                     configuration: configuration, argument: argument, extra: extra, manual: manual)
     }
 }

@@ -10,8 +10,8 @@ enum ModelStep: CustomStringConvertible {
     case probe(outstanding: Int, outcome: CallOutcome)
     /// The periodic `touch` an instance sends while the breaker is not closed.
     case touch(instance: Int)
-    /// `force_open`, `force_close` or `reset`.
-    case manual(instance: Int, operation: String)
+    /// `force_open`, `force_close` or `reset`; a force-close may hold only for `milliseconds`.
+    case manual(instance: Int, operation: String, forMilliseconds: Int64?)
     /// The server clock moves by Δ ms (negative: backwards).
     case jump(milliseconds: Int64)
 
@@ -39,7 +39,12 @@ enum ModelStep: CustomStringConvertible {
             return .touch(instance: instance)
         case ..<0.85:
             let pick = Double.random(in: 0..<1, using: &rng)
-            return .manual(instance: instance, operation: pick < 0.35 ? "force_open" : pick < 0.6 ? "force_close" : "reset")
+            if pick < 0.35 { return .manual(instance: instance, operation: "force_open", forMilliseconds: nil) }
+            if pick < 0.6 {
+                let timed = rng.chance(0.5) ? Int64.random(in: 1...(base * 4), using: &rng) : nil
+                return .manual(instance: instance, operation: "force_close", forMilliseconds: timed)
+            }
+            return .manual(instance: instance, operation: "reset", forMilliseconds: nil)
         default:
             // Mostly forward, across the backed-off timeouts; sometimes a little backwards.
             if rng.chance(0.1) { return .jump(milliseconds: -Int64.random(in: 1...base, using: &rng)) }
@@ -58,7 +63,7 @@ enum ModelStep: CustomStringConvertible {
         case .acquire(let i, let lease): return "i\(i) acquire lease=\(lease)ms"
         case .probe(let k, let outcome): return "probe #\(k) \(outcome)"
         case .touch(let i): return "i\(i) touch"
-        case .manual(let i, let operation): return "i\(i) \(operation)"
+        case .manual(let i, let operation, let ms): return "i\(i) \(operation)\(ms.map { " --for \($0)ms" } ?? "")"
         case .jump(let ms): return "clock jump \(ms > 0 ? "+" : "")\(ms)ms"
         }
     }

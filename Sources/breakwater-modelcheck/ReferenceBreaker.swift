@@ -17,8 +17,12 @@ import BreakerCore
 ///   plus the clock shift the harness applied (a clock jump moves every stored timestamp back
 ///   by Δ, which is the same as moving the server clock forward by Δ).
 ///
-/// Not modelled (out of scope of scenario 7): `trip_quorum` > 1, window policies, timed
-/// overrides (`--for`), shadow mode and `reconcile_open`; tests cover those.
+/// - **Timed force-close** (`--for`): it lapses by server time at the next operation of any
+///   kind, before that operation; the lapse is exactly a ``BreakerMachine/reset(at:)``.
+///
+/// Not modelled (out of scope of scenario 7): `trip_quorum` > 1, window policies, a timed
+/// force-open (its lapse goes to half-open, which the machine has no action for), shadow mode
+/// and `reconcile_open`; tests cover those.
 struct ReferenceBreaker {
     struct Lease {
         var expiresAt: Int64
@@ -33,6 +37,10 @@ struct ReferenceBreaker {
     /// Statistics of probe results from another period (never shown to the machine).
     private(set) var otherPeriodSuccesses = 0
     private(set) var otherPeriodFailures = 0
+    /// When a timed force-close lapses (model time; 0: no expiry).
+    private(set) var forcedUntil: Int64 = 0
+    /// Timed overrides that lapsed (a figure).
+    private(set) var lapses = 0
 
     init(config: BreakerConfig) throws {
         var unbounded = config
@@ -43,6 +51,7 @@ struct ReferenceBreaker {
 
     /// A batch of closed-path outcomes from one instance (`record`), in call order.
     mutating func record(_ failures: [Bool], at now: Int64) {
+        lapseOverride(at: now)
         let instant = BreakerInstant(milliseconds: now)
         applying {
             for failed in failures {
@@ -54,6 +63,7 @@ struct ReferenceBreaker {
     /// `acquire`: the due time-driven transition, then a lease if fewer than
     /// `half_open_max_calls` are unexpired. Returns the script's expected result.
     mutating func acquire(token: String, leaseMilliseconds: Int64, at now: Int64) -> String {
+        lapseOverride(at: now)
         let instant = BreakerInstant(milliseconds: now)
         applying { _ = $0.advance(to: instant) }
         switch machine.state {
@@ -79,6 +89,7 @@ struct ReferenceBreaker {
     /// held, or the same stored version after the lease lapsed); otherwise it only counts.
     /// Returns the script's expected result (`ok`, `late` or `stale`).
     mutating func probe(token: String, outcome: CallOutcome, grantedVersion: Int, at now: Int64) -> String {
+        lapseOverride(at: now)
         let held = leases.removeValue(forKey: token).map { $0.expiresAt > now } ?? false
         let samePeriod = machine.state == .halfOpen && (held || machine.version == grantedVersion)
         guard samePeriod, let granted = permits[token] else {
@@ -93,12 +104,15 @@ struct ReferenceBreaker {
 
     /// `touch`: the due time-driven transition only.
     mutating func touch(at now: Int64) {
+        lapseOverride(at: now)
         let instant = BreakerInstant(milliseconds: now)
         applying { _ = $0.advance(to: instant) }
     }
 
-    /// `force_open`, `force_close` or `reset` (no expiry).
-    mutating func manual(_ operation: String, at now: Int64) {
+    /// `force_open`, `force_close` (optionally held for `milliseconds` only) or `reset`.
+    mutating func manual(_ operation: String, for milliseconds: Int64? = nil, at now: Int64) {
+        lapseOverride(at: now)
+        forcedUntil = operation == "force_close" ? milliseconds.map { now + $0 } ?? 0 : 0
         let instant = BreakerInstant(milliseconds: now)
         applying { machine in
             switch operation {
@@ -106,6 +120,16 @@ struct ReferenceBreaker {
             case "force_close": machine.forceClose(at: instant)
             default: machine.reset(at: instant)
             }
+        }
+    }
+
+    /// A timed force-close whose time has come lapses first, whatever the operation.
+    private mutating func lapseOverride(at now: Int64) {
+        guard forcedUntil > 0, now >= forcedUntil else { return }
+        forcedUntil = 0
+        lapses += 1
+        if machine.forced == .closed {
+            applying { _ = $0.reset(at: BreakerInstant(milliseconds: now)) }
         }
     }
 
@@ -133,6 +157,7 @@ struct ReferenceBreaker {
             "half_open_attempts": "\(machine.halfOpenAttempts)",
             "half_open_successes": "\(machine.halfOpenSuccesses)",
             "forced": machine.forced?.rawValue ?? "",
+            "forced_until_ms": "\(forcedUntil > 0 ? forcedUntil - shift : 0)",
             "opened_at_ms": "\(machine.openedAt.map { $0.milliseconds - shift } ?? 0)",
             "circuit_opens": "\(stats.circuitOpens)",
             "successful_recoveries": "\(stats.successfulRecoveries)",

@@ -15,6 +15,7 @@ struct SeedRun {
         var probes = 0
         var manual = 0
         var jumps = 0
+        var lapses = 0
         /// The first divergence, with the steps that led to it.
         var divergence: String?
     }
@@ -60,10 +61,11 @@ struct SeedRun {
         var tokenCounter = 0
         var history: [String] = ["policy: \(policy)"]
 
-        func call(_ instance: Int, _ operation: String, _ argument: String = "", _ extra: String = "") async throws -> (now: Int64, result: String) {
+        func call(_ instance: Int, _ operation: String, _ argument: String = "", _ extra: String = "",
+                  manual: ManualAction = ManualAction()) async throws -> (now: Int64, result: String) {
             let reply = try await BreakerScriptAccess.call(
                 instances[instance], name: name, operation: operation, instanceID: Self.instanceIDs[instance],
-                configuration: configuration, argument: argument, extra: extra)
+                configuration: configuration, argument: argument, extra: extra, manual: manual)
             guard let parts = reply.array, parts.count >= 14, let now = parts[5].int, let result = parts[6].string else {
                 throw ModelCheckError("script \(operation) returned an unexpected reply: \(reply)")
             }
@@ -104,9 +106,10 @@ struct SeedRun {
             case .touch(let i):
                 let reply = try await call(i, "touch")
                 model.touch(at: reply.now)
-            case .manual(let i, let operation):
-                let reply = try await call(i, operation)
-                model.manual(operation, at: reply.now)
+            case .manual(let i, let operation, let milliseconds):
+                let action = ManualAction(actor: "modelcheck", note: "seed \(seed)", duration: milliseconds.map { .milliseconds($0) })
+                let reply = try await call(i, operation, manual: action)
+                model.manual(operation, for: milliseconds, at: reply.now)
                 outcome.manual += 1
             case .jump(let delta):
                 _ = try await admin.evaluate(Self.jumpScript, keys: [name.stateKey], arguments: ["\(delta)"])
@@ -129,6 +132,7 @@ struct SeedRun {
             }
             outcome.version = model.machine.version
             outcome.opens = model.machine.statistics.circuitOpens
+            outcome.lapses = model.lapses
         }
         // Kept on a divergence (for inspection), removed otherwise.
         _ = try await admin.execute("DEL", name.stateKey, name.logKey)

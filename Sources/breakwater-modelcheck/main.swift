@@ -62,7 +62,7 @@ let results: [Result<SeedRun.Outcome, any Error>] = await withTaskGroup(of: (Int
         switch result {
         case .success(let outcome) where outcome.divergence == nil:
             print("seed \(outcome.seed): ok steps=\(outcome.steps) version=\(outcome.version) opens=\(outcome.opens) "
-                + "probes=\(outcome.probes) manual=\(outcome.manual) jumps=\(outcome.jumps)")
+                + "probes=\(outcome.probes) manual=\(outcome.manual) lapses=\(outcome.lapses) jumps=\(outcome.jumps)")
         case .success(let outcome):
             print("seed \(outcome.seed): DIVERGED \(outcome.divergence!)")
             print("    replay: breakwater-modelcheck --seeds \(outcome.seed) --steps \(steps) --redis URL --trace")
