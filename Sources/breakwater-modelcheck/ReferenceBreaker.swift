@@ -142,9 +142,9 @@ struct ReferenceBreaker {
     }
 
     /// The fields of `cb_state:<name>` this model predicts, as the script stores them, with
-    /// stored timestamps `shift` ms behind model time. `leases` lists the leases unexpired at
-    /// `now` (the script drops expired ones lazily, so only those are compared).
-    func expectedFields(shift: Int64, now: Int64) -> [String: String] {
+    /// stored timestamps `shift` ms behind model time. `leases` lists every stored lease,
+    /// lapsed ones included (the script drops those lazily, on acquire, as the model does).
+    func expectedFields(shift: Int64) -> [String: String] {
         let stats = machine.statistics
         let successes = stats.totalSuccesses + otherPeriodSuccesses
         let failures = stats.totalFailures + otherPeriodFailures
@@ -166,7 +166,7 @@ struct ReferenceBreaker {
             "total_successes": "\(successes)",
             "total_failures": "\(failures)",
             "total_calls": "\(successes + failures)",
-            "leases": leases.filter { $0.value.expiresAt > now }.map { "\($0.key):\($0.value.expiresAt - shift)" }.sorted().joined(separator: ","),
+            "leases": leases.map { "\($0.key):\($0.value.expiresAt - shift)" }.sorted().joined(separator: ","),
         ]
     }
 }

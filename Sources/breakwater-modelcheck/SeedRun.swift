@@ -56,7 +56,6 @@ struct SeedRun {
         var model = try ReferenceBreaker(config: policy.config)
         var outcome = Outcome(seed: seed, steps: steps)
         var shift: Int64 = 0
-        var lastNow: Int64 = 0   // model time of the last script call
         var outstanding: [(token: String, instance: Int, version: Int)] = []
         var tokenCounter = 0
         var history: [String] = ["policy: \(policy)"]
@@ -69,7 +68,6 @@ struct SeedRun {
             guard let parts = reply.array, parts.count >= 14, let now = parts[5].int, let result = parts[6].string else {
                 throw ModelCheckError("script \(operation) returned an unexpected reply: \(reply)")
             }
-            lastNow = now + shift
             return (now + shift, result)
         }
 
@@ -123,7 +121,7 @@ struct SeedRun {
             if expectedResult != actualResult {
                 problems.append("result: model \(expectedResult ?? "-"), script \(actualResult ?? "-")")
             }
-            problems += try await compare(model.expectedFields(shift: shift, now: lastNow), name: name, leasesAfter: lastNow - shift)
+            problems += try await compare(model.expectedFields(shift: shift), name: name)
             if !problems.isEmpty {
                 let recent = history.count > 13 ? [history[0], "…"] + history.suffix(12) : history
                 outcome.divergence = "at step \(index) (\(step)): " + problems.joined(separator: "; ")
@@ -140,8 +138,7 @@ struct SeedRun {
     }
 
     /// Differences between the stored hash (and its ledger) and the model's fields.
-    /// `leasesAfter`: stored leases expiring at or before this (stored) time are not compared.
-    private func compare(_ expected: [String: String], name: BreakerName, leasesAfter: Int64) async throws -> [String] {
+    private func compare(_ expected: [String: String], name: BreakerName) async throws -> [String] {
         let replies = try await admin.pipeline([RedisCommand("HGETALL", name.stateKey), RedisCommand("XLEN", name.logKey)])
         let stored = try replies[0].get().fieldDictionary ?? [:]
         let ledgerLength = try replies[1].get().int ?? -1
@@ -153,10 +150,7 @@ struct SeedRun {
         }
         for (field, value) in expected.sorted(by: { $0.key < $1.key }) {
             var actual = stored[field] ?? "<missing>"
-            if field == "leases" {
-                actual = actual.split(separator: ",").filter { ($0.split(separator: ":").last.flatMap { Int64($0) } ?? 0) > leasesAfter }
-                    .map(String.init).sorted().joined(separator: ",")
-            }
+            if field == "leases" { actual = actual.split(separator: ",").map(String.init).sorted().joined(separator: ",") }
             if actual != value { problems.append("\(field): model \(value), stored \(actual)") }
         }
         // One ledger entry per version (the ledger is far below its 1000-entry cap here).

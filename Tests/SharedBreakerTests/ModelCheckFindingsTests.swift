@@ -42,4 +42,24 @@ extension ScriptFindingsTests {
         #expect(stored.halfOpenAttempts == 0 && stored.halfOpenSuccesses == 0)
         _ = try await pool.execute("DEL", name.stateKey, name.logKey)
     }
+
+    @Test("model check: an ignored result of a lapsed probe lease removes the lease from the stored hash")
+    func ignoredLateProbeDropsItsLease() async throws {
+        // The script took the lease but saved nothing (an ignored outcome changes no counter),
+        // so the stored lease came back to life if the server clock then moved backwards (a
+        // failover to a replica whose clock is behind) and held a probe slot for a result that
+        // had already arrived.
+        let name = try uniqueName("mc-late-ignored")
+        let config = "threshold=1;base_ms=20;max_ms=1000;ho_max=3;ho_success=3"
+        let tripped = try await op(name, "record", config: config, "F1")
+        try await waitServerTime(past: tripped.serverNowMilliseconds, by: 30)
+        let granted = try await op(name, "acquire", config: config, "late-1", extra: "40")
+        #expect(granted.result == "granted")
+        try await waitServerTime(past: granted.serverNowMilliseconds, by: 50)
+        let reply = try await op(name, "probe", config: config, "late-1:I:\(granted.version)")
+        #expect(reply.result == "late")
+        let leases = try await pool.execute("HGET", name.stateKey, "leases").string ?? ""
+        #expect(!leases.contains("late-1"), "the stored leases still hold the answered probe: \(leases)")
+        _ = try await pool.execute("DEL", name.stateKey, name.logKey)
+    }
 }

@@ -491,7 +491,11 @@ elseif op == 'probe' then
   if token == nil then
     return redis.error_reply('probe argument must be token:S|F|I[:version], got ' .. string.sub(tostring(arg), 1, 64))
   end
+  local leasesBefore = s.leases
   local held = takeLease(token)
+  -- A lapsed lease is dropped too, and that is saved even when nothing else changes (an
+  -- ignored result): left stored, it would hold a probe slot again if the clock went back.
+  if s.leases ~= leasesBefore then dirty = true end
   local samePeriod = s.state == 'half-open' and (held or tostring(s.version) == grantedVersion)
   if outcome ~= 'I' then
     s.total_calls = s.total_calls + 1
