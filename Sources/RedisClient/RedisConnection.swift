@@ -175,7 +175,13 @@ public final class RedisConnection: @unchecked Sendable {
         do {
             let link = try establishedLink()
             let value = try body(link)
-            if let readOnlyIn, sentinel != nil, readOnlyIn(value) { dropAfterReadOnly() }
+            if let readOnlyIn, sentinel != nil, readOnlyIn(value) {
+                dropAfterReadOnly()
+            } else {
+                // Redis answered: reachable, whatever another connection of the pool saw last
+                // (the pool's tracker only logs and notifies on a change).
+                onLinkChange(true, nil)
+            }
             return .success(value)
         } catch {
             if error.isReadOnly, sentinel != nil {

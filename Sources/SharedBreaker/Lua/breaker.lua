@@ -292,21 +292,21 @@ local function transition(to, reason)
     s.time_in_open_ms = s.time_in_open_ms + math.max(0, now - s.opened_at_ms)
   end
   s.state = to
+  -- Every transition ends the half-open period's probe accounting (as in BreakerCore); the
+  -- leases of a reopened period are left to lapse (entering half-open clears them).
+  s.half_open_attempts = 0
+  s.half_open_successes = 0
   if to == 'open' then
     s.opened_at_ms = now
     s.circuit_opens = s.circuit_opens + 1
   end
   if to == 'half-open' then
     s.half_open_at_ms = now
-    s.half_open_attempts = 0
-    s.half_open_successes = 0
     s.leases = ''
   end
   if to == 'closed' then
     s.failed_recoveries = 0
     s.open_timeout_ms = base
-    s.half_open_attempts = 0
-    s.half_open_successes = 0
     s.leases = ''
   end
   clearTripCounters()
@@ -491,7 +491,11 @@ elseif op == 'probe' then
   if token == nil then
     return redis.error_reply('probe argument must be token:S|F|I[:version], got ' .. string.sub(tostring(arg), 1, 64))
   end
+  local leasesBefore = s.leases
   local held = takeLease(token)
+  -- A lapsed lease is dropped too, and that is saved even when nothing else changes (an
+  -- ignored result): left stored, it would hold a probe slot again if the clock went back.
+  if s.leases ~= leasesBefore then dirty = true end
   local samePeriod = s.state == 'half-open' and (held or tostring(s.version) == grantedVersion)
   if outcome ~= 'I' then
     s.total_calls = s.total_calls + 1
