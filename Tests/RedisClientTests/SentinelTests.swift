@@ -121,15 +121,10 @@ struct SentinelTests {
             return (written, failed)
         }
 
-        let reply = try await cluster.sentinelCommand(0, "failover", cluster.masterName)
-        #expect(reply == .status("OK"))
         // The promotion: the replica says it is the master.
-        var promotedAt = ContinuousClock.now
-        let promoted = try await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
-            promotedAt = ContinuousClock.now
-            return (try? await cluster.role(port: cluster.replica.port)) == "master"
-        }
-        #expect(promoted)
+        let promotion = await cluster.failOver()
+        #expect(promotion != nil, "the replica was never promoted")
+        let promotedAt = promotion ?? ContinuousClock.now
         let newMaster = RedisConfiguration.Endpoint.tcp(host: "127.0.0.1", port: cluster.replica.port)
 
         // The pool: a write lands on the new master.

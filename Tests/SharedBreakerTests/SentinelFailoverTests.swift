@@ -54,12 +54,9 @@ struct SentinelFailoverTests {
             }
             return calls
         }
-        #expect(try await cluster.sentinelCommand(0, "failover", cluster.masterName) == .status("OK"))
-        var promotedAt = ContinuousClock.now
-        #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
-            promotedAt = ContinuousClock.now
-            return (try? await cluster.role(port: cluster.replica.port)) == "master"
-        })
+        let promotion = await cluster.failOver()
+        #expect(promotion != nil, "the replica was never promoted")
+        let promotedAt = promotion ?? ContinuousClock.now
         let newMaster = RedisConfiguration.Endpoint.tcp(host: "127.0.0.1", port: cluster.replica.port)
         // Every instance's pool follows the new master.
         let followed = await eventually(timeout: .seconds(30), interval: .milliseconds(10)) {
@@ -100,12 +97,9 @@ struct SentinelFailoverTests {
         defer { for process in processes { process.stop(signal: SIGKILL) } }
         // Fail over once every process is writing.
         #expect(await eventually(timeout: .seconds(30)) { Int(await stored(on: cluster.master.port)["total_successes"] ?? "") ?? 0 > 0 })
-        #expect(try await cluster.sentinelCommand(0, "failover", cluster.masterName) == .status("OK"))
-        var promotedAt = ContinuousClock.now
-        #expect(try await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
-            promotedAt = ContinuousClock.now
-            return (try? await cluster.role(port: cluster.replica.port)) == "master"
-        })
+        let promotion = await cluster.failOver()
+        #expect(promotion != nil, "the replica was never promoted")
+        let promotedAt = promotion ?? ContinuousClock.now
         let atPromotion = Int(await stored(on: cluster.replica.port)["total_successes"] ?? "") ?? 0
         // The processes' writes reach the new master.
         var followedAt = ContinuousClock.now

@@ -119,6 +119,30 @@ public final class SentinelCluster: @unchecked Sendable {
         return Int(text)
     }
 
+    /// Fails the master over to the replica with `SENTINEL FAILOVER` and waits until the
+    /// replica says it is the master.
+    ///
+    /// On a busy machine a sentinel sometimes aborts a failover it started (its
+    /// failover-timeout passes before the promotion is confirmed) and waits twice that long
+    /// before trying again; so the command is re-sent (to the next sentinel) whenever a try
+    /// has not promoted the replica within 15 s, up to `timeout`. `-INPROG` replies are fine.
+    ///
+    /// - Returns: When the promotion was first seen, or `nil` if it never happened.
+    public func failOver(timeout: Duration = .seconds(120)) async -> ContinuousClock.Instant? {
+        let deadline = ContinuousClock.now + timeout
+        var attempt = 0
+        while ContinuousClock.now < deadline {
+            _ = try? await sentinelCommand(attempt % 3, "failover", masterName)
+            attempt += 1
+            let tryDeadline = min(deadline, ContinuousClock.now + .seconds(15))
+            while ContinuousClock.now < tryDeadline {
+                if (try? await role(port: replica.port)) == "master" { return ContinuousClock.now }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        return nil
+    }
+
     /// `master`, `slave` or `sentinel`, from `ROLE` on 127.0.0.1:`port`.
     public func role(port: Int) async throws -> String? {
         try await command(port: port, "ROLE").array?.first?.string
