@@ -120,14 +120,17 @@ public final class SentinelCluster: @unchecked Sendable {
     }
 
     /// Fails the master over to the replica with `SENTINEL FAILOVER` and waits until the
-    /// replica says it is the master.
+    /// promotion is complete: the replica says it is the master *and* every sentinel names it
+    /// (`get-master-addr-by-name`). A client learns the new master from the sentinels, so that
+    /// is the moment "follows within N s" is measured from. On a busy machine a sentinel may
+    /// take seconds to announce a promotion the replica already made.
     ///
-    /// On a busy machine a sentinel sometimes aborts a failover it started (its
-    /// failover-timeout passes before the promotion is confirmed) and waits twice that long
-    /// before trying again; so the command is re-sent (to the next sentinel) whenever a try
-    /// has not promoted the replica within 15 s, up to `timeout`. `-INPROG` replies are fine.
+    /// A sentinel sometimes aborts a failover it started (its failover-timeout passes before
+    /// the promotion is confirmed) and waits twice that long before trying again; so the
+    /// command is re-sent (to the next sentinel) whenever a try has not completed within
+    /// 15 s, up to `timeout`. `-INPROG` replies are fine.
     ///
-    /// - Returns: When the promotion was first seen, or `nil` if it never happened.
+    /// - Returns: When the completed promotion was first seen, or `nil` if it never was.
     public func failOver(timeout: Duration = .seconds(120)) async -> ContinuousClock.Instant? {
         let deadline = ContinuousClock.now + timeout
         var attempt = 0
@@ -136,7 +139,11 @@ public final class SentinelCluster: @unchecked Sendable {
             attempt += 1
             let tryDeadline = min(deadline, ContinuousClock.now + .seconds(15))
             while ContinuousClock.now < tryDeadline {
-                if (try? await role(port: replica.port)) == "master" { return ContinuousClock.now }
+                if (try? await role(port: replica.port)) == "master" {
+                    var announced = true
+                    for index in 0..<3 where (try? await masterPort(accordingTo: index)) != replica.port { announced = false }
+                    if announced { return ContinuousClock.now }
+                }
                 try? await Task.sleep(for: .milliseconds(5))
             }
         }
