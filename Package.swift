@@ -32,15 +32,19 @@ let package = Package(
             name: "RedisClient",
             dependencies: [
                 "CHiredis",
+                "SafeNumbers",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Overflow-safe conversions for outside numbers (one helper, used everywhere).
+        .target(name: "SafeNumbers"),
         // Pure circuit-breaker state machine: no I/O, no clock reads.
-        .target(name: "BreakerCore"),
+        .target(name: "BreakerCore", dependencies: ["SafeNumbers"]),
         // Redis-backed shared breaker: key schema, Lua scripts (Lua/*.lua), local view.
         .target(
             name: "SharedBreaker",
             dependencies: [
+                "SafeNumbers",
                 "RedisClient",
                 "BreakerCore",
                 .product(name: "Logging", package: "swift-log"),
@@ -55,6 +59,7 @@ let package = Package(
         .target(
             name: "BreakwaterConfig",
             dependencies: [
+                "SafeNumbers",
                 "BreakerCore",
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -63,6 +68,7 @@ let package = Package(
         .target(
             name: "Collectors",
             dependencies: [
+                "SafeNumbers",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,7 +76,7 @@ let package = Package(
         // Fleet-coordinated collection: slot claims, shared rate limits and cursors in Redis (Lua/*.lua).
         .target(
             name: "FleetCollection",
-            dependencies: ["RedisClient"],
+            dependencies: ["RedisClient", "SafeNumbers"],
             plugins: ["EmbedText"]
         ),
         // The daemon: service group, HTTP endpoints, metrics export.
@@ -82,6 +88,7 @@ let package = Package(
                 "FleetCollection",
                 "BreakwaterConfig",
                 "RedisClient",
+                "SafeNumbers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,6 +104,7 @@ let package = Package(
             dependencies: [
                 "BreakwaterDaemon",
                 "FleetCollection",
+                "SafeNumbers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -124,8 +132,8 @@ let package = Package(
         // Test helpers: throwaway redis-server processes, unique key prefixes.
         .target(name: "BreakwaterTestSupport", dependencies: ["RedisClient"], path: "Tests/Support"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
-        .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore"]),
-        .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
+        .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore", "SafeNumbers"]),
+        .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "SafeNumbers", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig", "BreakerCore"]),
         .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FleetCollectionTests", dependencies: ["FleetCollection", "RedisClient", "BreakwaterTestSupport"]),

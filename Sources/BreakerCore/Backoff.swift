@@ -1,3 +1,5 @@
+import SafeNumbers
+
 /// The open duration after `n` consecutive failed recoveries:
 /// `open_timeout × backoff_multiplier^n`, capped at `max_open_timeout`.
 ///

@@ -1,3 +1,4 @@
+import SafeNumbers
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

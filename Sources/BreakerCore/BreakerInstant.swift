@@ -1,3 +1,5 @@
+import SafeNumbers
+
 /// A point in time as seen by a breaker: nanoseconds since an arbitrary origin.
 ///
 /// The state machine never reads a clock; every operation takes a `BreakerInstant`
@@ -84,40 +86,9 @@ extension BreakerInstant: CustomStringConvertible {
 }
 
 extension Duration {
-    /// The duration in whole nanoseconds, saturating at `Int64.min`/`Int64.max`.
-    @usableFromInline
-    var nanosecondsClamped: Int64 {
-        let nanoseconds = attoseconds / 1_000_000_000
-        if nanoseconds > Int128(Int64.max) { return .max }
-        if nanoseconds < Int128(Int64.min) { return .min }
-        return Int64(truncatingIfNeeded: nanoseconds)
-    }
-
     /// The duration in seconds as a `Double` (for messages, ratios and gauges).
     public var secondsDouble: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
-    }
-
-    /// The duration in whole milliseconds (rounded toward zero, saturating).
-    @usableFromInline
-    var millisecondsClamped: Int64 {
-        nanosecondsClamped / 1_000_000
-    }
-}
-
-extension Int64 {
-    @usableFromInline
-    func addingClamped(_ other: Int64) -> Int64 {
-        let (value, overflow) = addingReportingOverflow(other)
-        if !overflow { return value }
-        return other > 0 ? .max : .min
-    }
-
-    @usableFromInline
-    func multipliedClamped(by other: Int64) -> Int64 {
-        let (value, overflow) = multipliedReportingOverflow(by: other)
-        if !overflow { return value }
-        return (self < 0) == (other < 0) ? .max : .min
     }
 }

@@ -1,3 +1,5 @@
+import SafeNumbers
+
 /// The pure circuit-breaker state machine: decides admission and transitions from
 /// events (admissions, call outcomes, time passing, manual actions). It performs no I/O
 /// and never reads a clock; every event carries its instant.

@@ -1,3 +1,5 @@
+import SafeNumbers
+
 /// The running state of one windowed trip policy.
 struct PolicyTracker: Sendable {
     enum Rule: Sendable {

@@ -1,3 +1,5 @@
+import SafeNumbers
+
 /// Calls, failures and slow calls over a sliding window, updated in O(1) per event
 /// with bounded memory.
 ///

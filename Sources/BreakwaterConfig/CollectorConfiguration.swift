@@ -26,6 +26,9 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     public var rateLimit: RateLimitSettings?
     /// `retries:`: retries of a transient failure within one slot (default 2, at most 10).
     public var retries: Int
+    /// `max_pause_seconds`: the longest a 429's `Retry-After` pauses the fleet (default a day);
+    /// a longer one pauses for this long and is logged.
+    public var maximumPause: Duration
 
     /// Creates a collector configuration; normally produced by ``BreakwaterConfiguration/parse(yaml:)``.
     ///
@@ -42,6 +45,7 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     ///   - schedule: Fleet-wide or per-instance polling.
     ///   - rateLimit: A shared rate limit, if any.
     ///   - retries: Retries of a transient failure within a slot.
+    ///   - maximumPause: The longest pause a `Retry-After` can ask for.
     public init(
         name: String,
         kind: CollectorKind,
@@ -54,8 +58,10 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
         breaker: BreakerSettings = BreakerSettings(),
         schedule: CollectionSchedule = .fleet,
         rateLimit: RateLimitSettings? = nil,
-        retries: Int = 2
+        retries: Int = 2,
+        maximumPause: Duration = .seconds(86_400)
     ) {
+        self.maximumPause = maximumPause
         self.name = name
         self.kind = kind
         self.baseURL = baseURL

@@ -31,6 +31,7 @@ public enum SecretSource: Sendable, Equatable, Hashable, CustomStringConvertible
             guard !value.isEmpty else {
                 throw ConfigError(path: path, reason: "environment variable \(name) is empty (needed by \(owner))")
             }
+            try Self.checkHeaderSafe(value, path: path, what: "environment variable \(name)", owner: owner)
             return value
         case .file(let filePath):
             let contents: String
@@ -44,7 +45,18 @@ public enum SecretSource: Sendable, Equatable, Hashable, CustomStringConvertible
             guard !value.isEmpty else {
                 throw ConfigError(path: path, reason: "secret file \(filePath) is empty (needed by \(owner))")
             }
+            try Self.checkHeaderSafe(value, path: path, what: "secret file \(filePath)", owner: owner)
             return value
+        }
+    }
+
+    /// A secret is sent as an HTTP header value: a control character (a line break inside the
+    /// key, a NUL) would make every request fail locally. Rejected here, naming where the secret
+    /// lives and the offending position, never the value.
+    static func checkHeaderSafe(_ value: String, path: String, what: String, owner: String) throws(ConfigError) {
+        for (offset, byte) in value.utf8.enumerated() where byte < 0x20 || byte == 0x7F {
+            let name = byte == 0x0A ? "a line break" : byte == 0x0D ? "a carriage return" : byte == 0x09 ? "a tab" : "a control character"
+            throw ConfigError(path: path, reason: "\(what) contains \(name) at byte \(offset) (needed by \(owner)); an HTTP header cannot carry it")
         }
     }
 

@@ -100,3 +100,38 @@ final class APIKeys: Sendable {
         return environment
     }
 }
+
+/// The API-key checks of `breakwater check-config`: every key that `run` would read, read the
+/// same way (environment, `--env-file`, `api_key_file`).
+public enum APIKeyCheck {
+    /// - Returns: `problems`, keys that are present but unusable (e.g. a line break inside the
+    ///   key), and `unavailable`, keys not set on this machine (their variable or file is
+    ///   missing), which a deployment may provide later. Neither ever carries a key's value.
+    public static func run(
+        collectors: [CollectorConfiguration], environment: [String: String], environmentFile: String?
+    ) -> (problems: [String], unavailable: [String]) {
+        let merged: [String: String]
+        do {
+            merged = try APIKeys.environment(environment, overlaidBy: environmentFile)
+        } catch {
+            return (["\(error)"], [])
+        }
+        var problems: [String] = []
+        var unavailable: [String] = []
+        for collector in collectors {
+            switch collector.apiKey {
+            case .none:
+                continue
+            case .environment(let name) where merged[name] == nil:
+                unavailable.append("collectors.\(collector.name).api_key_env: \(name) is not set here")
+                continue
+            case .file(let path) where !FileManager.default.fileExists(atPath: path):
+                unavailable.append("collectors.\(collector.name).api_key_file: \(path) does not exist here")
+                continue
+            default:
+                do { _ = try collector.resolveSecret(environment: merged) } catch { problems.append("\(error)") }
+            }
+        }
+        return (problems, unavailable)
+    }
+}

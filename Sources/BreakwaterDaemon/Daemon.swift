@@ -57,7 +57,10 @@ public struct Daemon: Sendable {
                 let name = try BreakerName(collector.name)
                 let options = SharedBreakerOptions(settings: collector.breaker, callTimeout: collector.timeout)
                 let breaker = try await group.breaker(named: name, options: options)
-                let schedule = CollectorSchedule(name: collector.name, instanceID: instanceID, store: group.store)
+                let schedule = CollectorSchedule(
+                    name: collector.name, instanceID: instanceID, group: collector.rateLimit?.group,
+                    maximumPause: collector.maximumPause, store: group.store
+                )
                 let rateLimit = collector.rateLimit.map {
                     SharedRateLimit(group: $0.group, requests: $0.requests, period: $0.period, requestTimeout: collector.timeout, store: group.store)
                 }

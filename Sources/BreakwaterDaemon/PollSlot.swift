@@ -107,7 +107,13 @@ struct PollSlot: Sendable {
             case .rateLimited(let retryAfter):
                 await breaker.record(.ignored, duration: elapsed, ticket: ticket)
                 outcome.result = "rate_limited"
-                let pause = retryAfter ?? configuration.interval
+                let requested = retryAfter ?? configuration.interval
+                let pause = Swift.min(requested, configuration.maximumPause)
+                if requested > configuration.maximumPause {
+                    logger.warning("Retry-After is longer than max_pause; pausing for max_pause", metadata: [
+                        "retry_after_seconds": "\(requested.secondsDouble)", "max_pause_seconds": "\(pause.secondsDouble)",
+                    ])
+                }
                 logger.notice("rate limited by upstream; pausing the fleet", metadata: ["retry_after": "\(pause)"])
                 do {
                     try await schedule.pause(for: pause)

@@ -10,4 +10,7 @@ public enum TransportResult: Sendable, Equatable {
     case bodyTooLarge(limit: Int)
     /// The poll was cancelled (shutdown); not the upstream's fault.
     case cancelled
+    /// The request could not be sent because of this process (e.g. a header value HTTP does
+    /// not allow): not an upstream failure. The message never carries header values.
+    case localError(String)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SafeNumbers
 
 /// Maps a transport result to a breaker verdict (SPEC §4). Pure: time is an argument.
 ///
@@ -7,7 +8,9 @@ import Foundation
 /// | 2xx with a documented-shape body (204: no records) | `.success` |
 /// | 2xx with a malformed body, body over the cap | `.failure(.malformedPayload)` |
 /// | 429 | `.rateLimited(retryAfter:)` from `Retry-After` (delta-seconds or HTTP-date) |
-/// | other 4xx, 1xx/3xx | `.notCounted` |
+/// | 3xx (redirects are not followed: credentials stay with their origin) | `.notCounted` |
+/// | other 4xx, 1xx | `.notCounted` |
+/// | local error (the request could not be sent) | `.notCounted` |
 /// | 5xx | `.failure(.serverError)` |
 /// | timeout | `.failure(.timeout)` |
 /// | connection error | `.failure(.connection)` |
@@ -33,6 +36,8 @@ public struct UpstreamClassifier: Sendable {
             return .failure(FailureReason(.malformedPayload, detail: "body larger than \(limit) bytes"))
         case .cancelled:
             return .notCounted("poll cancelled")
+        case .localError(let message):
+            return .notCounted("not sent: \(message)")
         case .response(let status, let headers, let body):
             switch status {
             case 204:
@@ -46,6 +51,10 @@ public struct UpstreamClassifier: Sendable {
             case 429:
                 let value = headers["retry-after"] ?? headers.first { $0.key.lowercased() == "retry-after" }?.value
                 return .rateLimited(retryAfter: value.flatMap { Self.retryAfter($0, now: now) })
+            case 300..<400:
+                let location = headers["location"].flatMap { URL(string: $0) }
+                let target = location.map { url in url.host.map { "\(url.scheme ?? "http")://\($0)\(url.port.map { ":\($0)" } ?? "")" } ?? "a relative location" } ?? "no location"
+                return .notCounted("HTTP \(status) redirect to \(target) not followed (API polls do not follow redirects; set base_url to the final address)")
             case 400..<500:
                 return .notCounted("HTTP \(status) (client error, not counted)")
             case 500..<600:
@@ -56,18 +65,21 @@ public struct UpstreamClassifier: Sendable {
         }
     }
 
-    /// Parses a `Retry-After` value (RFC 9110 §10.2.3).
+    /// Parses a `Retry-After` value (RFC 9110 §10.2.3). Never traps: a number of any size
+    /// saturates (callers clamp it to their `max_pause`).
     ///
     /// - Parameters:
     ///   - value: Delta-seconds (`120`) or an HTTP-date (IMF-fixdate, RFC 850 or asctime).
     ///   - now: The current time; a date in the past yields zero.
     /// - Returns: How long to wait, or `nil` when the value is neither form.
     public static func retryAfter(_ value: String, now: Date) -> Duration? {
+        guard value.utf8.count <= 256 else { return nil }
         // Collapse runs of spaces: asctime pads single-digit days ("Nov  6").
         let text = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-        if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-            // Absurdly large values (beyond Int64 seconds) are treated as unparseable.
-            return Int64(text).map { .seconds($0) }
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            // Digits beyond Int64 are still a (very long) delay: saturate, never drop it.
+            let seconds = Int64(strictDecimal: text) ?? .max
+            return Duration(clampingSeconds: seconds)
         }
         for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
             let formatter = DateFormatter()
@@ -75,8 +87,7 @@ public struct UpstreamClassifier: Sendable {
             formatter.timeZone = TimeZone(identifier: "GMT")
             formatter.dateFormat = format
             if let date = formatter.date(from: text) {
-                let delta = max(0, date.timeIntervalSince(now))
-                return .milliseconds(Int64((delta * 1000).rounded()))
+                return Duration(clampingSeconds: max(0, date.timeIntervalSince(now)))
             }
         }
         return nil

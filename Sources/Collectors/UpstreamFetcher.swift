@@ -23,14 +23,15 @@ public struct UpstreamFetcher: Sendable {
     /// A client configuration suited to polling behind a breaker.
     ///
     /// Connection establishment is not retried (AsyncHTTPClient's default retries until the
-    /// request deadline, so a refused connection would surface only as a timeout), and at
-    /// most three redirects are followed without cycles. Create the client with
+    /// request deadline, so a refused connection would surface only as a timeout), and
+    /// redirects are not followed: a poll carries its API key in headers, and a redirect to
+    /// another origin would hand the key to it (a 3xx is reported, not counted). Create the client with
     /// `HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamFetcher.clientConfiguration)`
     /// and shut it down when done; `HTTPClient.shared` also works, with slower connect failures.
     public static var clientConfiguration: HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.redirectConfiguration = .follow(max: 3, allowCycles: false)
+        configuration.redirectConfiguration = .disallow
         return configuration
     }
 
@@ -144,6 +145,11 @@ public struct UpstreamFetcher: Sendable {
     /// Maps a client error to a transport result.
     static func classify(error: any Error) -> TransportResult {
         if let clientError = error as? HTTPClientError {
+            // Its description lists the offending header values, which may be an API key.
+            let name = String(describing: clientError)
+            if name.contains("invalidHeaderFieldValues") || name.contains("invalidHeaderFieldNames") {
+                return .localError("a request header has a name or value HTTP does not allow (e.g. a line break in an API key)")
+            }
             if [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout].contains(clientError) { return .timeout }
             if clientError == .cancelled { return .cancelled }
             return .connectionError(String(describing: clientError))

@@ -1,4 +1,5 @@
 import RedisClient
+import SafeNumbers
 
 /// The fleet-wide schedule of one collector: the hash `cb_sched:<name>` (SPEC §8).
 ///
@@ -9,7 +10,16 @@ public struct CollectorSchedule: Sendable {
     public let name: String
     /// The instance making the calls (`claimed_by`, `last_poll_by`).
     public let instanceID: String
+    /// The rate-limit group, if any: a 429 pauses every collector of the group (one API key,
+    /// one quota), and a claim honours the group's pause.
+    public let group: String?
+    /// The longest pause honoured (`max_pause`): a longer `Retry-After`, or a stored deadline
+    /// further ahead, is clamped to it.
+    public let maximumPause: Duration
     private let store: RedisConnectionPool
+
+    /// The default ``maximumPause``: a day.
+    public static let defaultMaximumPause: Duration = .seconds(86_400)
 
     /// The schedule's key.
     public var key: String { Self.key(for: name) }
@@ -21,11 +31,22 @@ public struct CollectorSchedule: Sendable {
     /// - Parameters:
     ///   - name: The collector's (validated) name.
     ///   - instanceID: This instance's id.
+    ///   - group: The collector's rate-limit group, if any.
+    ///   - maximumPause: The longest pause honoured.
     ///   - store: The Redis pool.
-    public init(name: String, instanceID: String, store: RedisConnectionPool) {
+    public init(name: String, instanceID: String, group: String? = nil, maximumPause: Duration = Self.defaultMaximumPause,
+                store: RedisConnectionPool) {
         self.name = name
         self.instanceID = instanceID
+        self.group = group
+        self.maximumPause = maximumPause
         self.store = store
+    }
+
+    /// `cb_sched:<name>`, and the group's `cb_quota:<group>` when there is a group.
+    private var keys: [String] {
+        if let group { return [key, SharedRateLimit.key(for: group)] }
+        return [key]
     }
 
     /// Asks for the next poll slot.
@@ -38,8 +59,9 @@ public struct CollectorSchedule: Sendable {
     /// - Returns: Whether to poll now, and the stored cursor.
     /// - Throws: A ``RedisError`` when Redis cannot be reached, or ``FleetScriptError``.
     public func claim(interval: Duration, mode: ScheduleMode, group: String?, kind: String) async throws -> SlotClaim {
-        let reply = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: [
-            "claim", instanceID, interval.wholeMilliseconds, mode.rawValue, group ?? "", kind,
+        let reply = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: [
+            "claim", instanceID, interval.scriptMilliseconds, mode.rawValue, group ?? self.group ?? "", kind,
+            maximumPause.scriptMilliseconds,
         ])
         let cursor = reply.text(at: 2)
         let decision: SlotClaim.Decision
@@ -54,14 +76,17 @@ public struct CollectorSchedule: Sendable {
                          lastPollMilliseconds: lastPoll > 0 ? lastPoll : nil)
     }
 
-    /// Pauses the collector fleet-wide (a 429's `Retry-After`): no instance claims a slot
-    /// before the stored deadline. A longer pause already stored is kept.
+    /// Pauses the collector fleet-wide (a 429's `Retry-After`), and every collector of its
+    /// rate-limit group: no instance claims a slot before the stored deadline. A longer pause
+    /// already stored is kept; one longer than ``maximumPause`` is clamped to it.
     ///
     /// - Parameter duration: How long.
-    /// - Returns: Repairs made to garbage in the hash (empty when none).
+    /// - Returns: Repairs made to garbage in the hash, and a clamped pause (empty when none).
     @discardableResult
     public func pause(for duration: Duration) async throws -> String {
-        let reply = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: ["pause", instanceID, duration.wholeMilliseconds])
+        let reply = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: [
+            "pause", instanceID, duration.clamped(to: .zero ... maximumPause).scriptMilliseconds, maximumPause.scriptMilliseconds,
+        ])
         return reply.text(at: 2)
     }
 
@@ -69,7 +94,7 @@ public struct CollectorSchedule: Sendable {
     ///
     /// - Parameter result: A short label: `ok`, `failed`, `rejected`, `rate_limited`, `not_counted`.
     public func finish(_ result: String) async throws {
-        _ = try await store.evaluate(FleetScripts.schedule, keys: [key], arguments: ["finish", instanceID, result])
+        _ = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: ["finish", instanceID, result])
     }
 
     /// Appends the records newer than the stored cursor to `collector:<name>` and moves the
@@ -142,10 +167,6 @@ public struct CursorCommit: Sendable, Equatable {
 }
 
 extension Duration {
-    /// Whole milliseconds, rounded up, at least 0 (what the scripts take).
-    var wholeMilliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let millis = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Swift.max(0, millis)
-    }
+    /// Milliseconds as the scripts take them: rounded, at least 0, never trapping.
+    var scriptMilliseconds: Int64 { Swift.max(0, roundedMilliseconds) }
 }

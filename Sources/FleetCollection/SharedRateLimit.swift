@@ -43,7 +43,7 @@ public struct SharedRateLimit: Sendable {
     /// - Returns: The grant, or how long until the next token, or a kind conflict.
     public func take(kind: String, instanceID: String) async throws -> TokenDecision {
         let reply = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
-            "take", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, kind, instanceID, requestTimeout.wholeMilliseconds,
+            "take", requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, kind, instanceID, requestTimeout.scriptMilliseconds,
         ])
         let repairs = reply.text(at: 3)
         let now = reply.integer(at: 4)
@@ -63,7 +63,7 @@ public struct SharedRateLimit: Sendable {
     /// - Parameter grant: What ``take(kind:instanceID:)`` granted.
     public func release(_ grant: TokenGrant) async throws {
         _ = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
-            "release", requests, period.wholeMilliseconds, self.guard.wholeMilliseconds, "", "", grant.slot, grant.grantedAtMilliseconds,
+            "release", requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, "", "", grant.slot, grant.grantedAtMilliseconds,
         ])
     }
 

@@ -54,11 +54,22 @@ struct BreakerMetrics: Sendable {
         }
     }
 
+    /// Every reason the shared breaker writes; a label outside this set (an event anyone could
+    /// publish, a value from another version) is counted as `other`, so labels stay a closed set.
+    static let reasonLabels: Set<String> = Set(TransitionReason.allCases.map(\.rawValue)).union([
+        "override_expired", "reconciled_after_outage", "restored_from_ledger", "adopted",
+    ])
+
+    static func reasonLabel(_ reason: String) -> String {
+        if reason.isEmpty { return "unknown" }
+        return reasonLabels.contains(reason) ? reason : "other"
+    }
+
     func recordTransition(_ transition: SharedTransition) {
         recordState(transition.to)
         Counter(label: "breakwater_transitions_total", dimensions: [
             ("breaker", name.rawValue), ("from", transition.from.rawValue), ("to", transition.to.rawValue),
-            ("reason", transition.reason.isEmpty ? "unknown" : transition.reason),
+            ("reason", Self.reasonLabel(transition.reason)),
         ]).increment()
     }
 }

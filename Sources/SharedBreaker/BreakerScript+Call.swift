@@ -1,3 +1,4 @@
+import SafeNumbers
 import RedisClient
 
 extension BreakerScript {
@@ -20,7 +21,7 @@ extension BreakerScript {
             script,
             keys: [name.stateKey, name.logKey],
             arguments: [operation, instanceID, name.rawValue, configuration, argument, extra, name.eventsChannel,
-                        manual.actor, manual.note, manual.duration.map { "\(max(1, $0.wholeMilliseconds))" } ?? "0"]
+                        manual.actor, manual.note, manual.duration.map { "\(max(1, $0.millisecondsClamped))" } ?? "0"]
         )
     }
 }

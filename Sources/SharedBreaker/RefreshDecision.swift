@@ -9,8 +9,10 @@ import BreakerCore
 ///   on the version the instance *last saw*, so an operator's reset during the outage stands).
 /// - With `trip_quorum` > 1, the outage's outcomes are sent as ordinary outcomes (the quorum
 ///   decides), never as a reconcile-open.
-/// - If Redis lost the key (stored version older than the one seen) while the instance knew
-///   the breaker open, the stored breaker is reopened (compare-and-set on the stored version).
+/// - If Redis lost the key (stored version older than one the store itself reported) while the
+///   instance knew the breaker open, the stored breaker is reopened (compare-and-set on the
+///   stored version). A version learnt only from an event never counts: events are hints, and
+///   anyone who can PUBLISH could claim any version.
 /// - A snapshot older than an event applied while it was being read is stale: keep the view.
 enum RefreshDecision: Equatable, Sendable {
     /// Nothing to change.
@@ -40,7 +42,7 @@ enum RefreshDecision: Equatable, Sendable {
         let localTrip = trippedDuringOutage && quorum == 1
         if storedClosed && (localTrip || view.state == .open) {
             if localTrip && stored.version == view.version { return .reopen(expectedVersion: view.version) }
-            if stored.version < view.version { return .reopen(expectedVersion: stored.version) }
+            if stored.version < view.confirmedVersion { return .reopen(expectedVersion: stored.version) }
         }
         if stored.version == view.version && stored.state == view.state { return .keep }
         return .adopt

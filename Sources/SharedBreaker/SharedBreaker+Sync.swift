@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerCore
 import RedisClient
 
@@ -56,12 +57,12 @@ extension SharedBreaker {
             let from = inner.view.state
             inner.view.state = to
             inner.view.version = event.version
-            inner.view.updatedBy = event.by
+            inner.view.updatedBy = String(event.by.prefix(200))
             if let openedAt = event.openedAtMilliseconds { inner.view.openedAtMilliseconds = openedAt }
             if let timeout = event.openTimeoutMilliseconds { inner.view.openTimeoutMilliseconds = timeout }
             inner.view.forced = event.forced.flatMap { $0.isEmpty ? nil : ForcedState(rawValue: $0) }
             if let failedRecoveries = event.failedRecoveries { inner.view.failedRecoveries = failedRecoveries }
-            return SharedTransition(name: name, from: from, to: to, version: event.version, reason: event.reason, by: event.by)
+            return SharedTransition(name: name, from: from, to: to, version: event.version, reason: String(event.reason.prefix(64)), by: String(event.by.prefix(200)))
         }
         if let transition { announce(transition) }
     }
@@ -105,7 +106,7 @@ extension SharedBreaker {
             guard decision == .adopt else { return (decision, nil, []) }
             let before = inner.view.state
             inner.view = SharedBreakerView(stored: stored)
-            if inner.view.openTimeoutMilliseconds == 0 { inner.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds }
+            if inner.view.openTimeoutMilliseconds == 0 { inner.view.openTimeoutMilliseconds = options.breaker.openTimeout.millisecondsClamped }
             guard before != stored.state else { return (decision, nil, []) }
             return (decision, SharedTransition(name: name, from: before, to: stored.state, version: stored.version, reason: stored.lastReason.isEmpty ? "adopted" : stored.lastReason, by: stored.updatedBy), [])
         }

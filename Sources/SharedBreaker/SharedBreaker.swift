@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerCore
 import Logging
 import Metrics
@@ -125,13 +126,13 @@ public final class SharedBreaker: Sendable {
         self.wakeFlusher = wakeFlusher
         self.scriptConfiguration = options.scriptConfiguration
         self.slowCallThreshold = options.slowCallThreshold
-        self.minimumOpenMilliseconds = options.breaker.minimumOpenDuration.wholeMilliseconds
+        self.minimumOpenMilliseconds = options.breaker.minimumOpenDuration.millisecondsClamped
         self.metrics = BreakerMetrics(name: name)
         self.probeTokenPrefix = "\(instanceID)#\(String(UInt32.random(in: .min ... .max), radix: 36))-"
         let machine = try BreakerMachine(config: options.breaker)
         let now = clock.now()
         var initial = Inner(local: machine, stateSince: now, viewConfirmedAt: now)
-        initial.view.openTimeoutMilliseconds = options.breaker.openTimeout.wholeMilliseconds
+        initial.view.openTimeoutMilliseconds = options.breaker.openTimeout.millisecondsClamped
         let admits = Self.admitsWithoutLock(initial, tripQuorum: options.tripQuorum)
         self.inner = Mutex(initial)
         closedFastPath.store(admits, ordering: .releasing)
@@ -288,6 +289,13 @@ public final class SharedBreaker: Sendable {
         }
     }
 
+    /// Redis server time now, estimated from this process's clock and the offset measured on
+    /// the last round trip.
+    func serverNowMilliseconds() -> Int64 {
+        let now = clock.now()
+        return inner.withLock { now.milliseconds.addingClamped($0.serverOffsetMilliseconds ?? 0) }
+    }
+
     /// Time left before the open deadline (estimated server clock, minimum open duration
     /// included), or `nil` if it has passed.
     func openRemaining(inner: borrowing Inner, now: BreakerInstant) -> Duration? {
@@ -304,7 +312,7 @@ public final class SharedBreaker: Sendable {
         }
         let reply: ScriptReply
         do {
-            reply = try await runScript("acquire", argument: token, extra: "\(max(1, lease.wholeMilliseconds))")
+            reply = try await runScript("acquire", argument: token, extra: "\(lease.clamped(to: .milliseconds(1) ... SharedBreakerOptions.maximumProbeLease).millisecondsClamped)")
         } catch {
             // Redis failed mid-admission: fall back per policy on the next call; reject this one.
             releaseLocal(localPermit)
@@ -450,7 +458,7 @@ public final class SharedBreaker: Sendable {
         let now = clock.now()
         return inner.withLock { inner in
             let openedAt: Int64? = inner.view.openedAtMilliseconds > 0 ? inner.view.openedAtMilliseconds : nil
-            let retry: Int64? = inner.view.state == .open ? openRemaining(inner: inner, now: now).map(\.wholeMilliseconds) : nil
+            let retry: Int64? = inner.view.state == .open ? openRemaining(inner: inner, now: now).map(\.millisecondsClamped) : nil
             return SharedBreakerStatus(
                 name: name.rawValue, instance: instanceID, state: inner.view.state, version: inner.view.version,
                 failureCount: inner.view.failureCount, openTimeoutMilliseconds: inner.view.openTimeoutMilliseconds,
@@ -459,8 +467,8 @@ public final class SharedBreaker: Sendable {
                 onStoreFailure: options.onStoreFailure, storeAvailable: inner.storeAvailable,
                 local: inner.local.status(name: name.rawValue, at: now), mode: options.mode,
                 thresholds: .init(
-                    failureThreshold: options.breaker.failureThreshold, openTimeoutMilliseconds: options.breaker.openTimeout.wholeMilliseconds,
-                    maxOpenTimeoutMilliseconds: options.breaker.maxOpenTimeout.wholeMilliseconds, backoffMultiplier: options.breaker.backoffMultiplier,
+                    failureThreshold: options.breaker.failureThreshold, openTimeoutMilliseconds: options.breaker.openTimeout.millisecondsClamped,
+                    maxOpenTimeoutMilliseconds: options.breaker.maxOpenTimeout.millisecondsClamped, backoffMultiplier: options.breaker.backoffMultiplier,
                     halfOpenMaxCalls: options.breaker.halfOpenMaxCalls, halfOpenSuccessThreshold: options.breaker.halfOpenSuccessThreshold,
                     tripQuorum: options.tripQuorum
                 ),

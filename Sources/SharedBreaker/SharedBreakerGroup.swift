@@ -195,7 +195,7 @@ public final class SharedBreakerGroup: Sendable {
         let list = all
         guard !list.isEmpty else { return }
         let commands = list.flatMap { [
-            RedisCommand("HMGET", $0.name.stateKey, "version", "total_successes", "total_failures"),
+            RedisCommand("HMGET", $0.name.stateKey, "version", "total_successes", "total_failures", "forced_until_ms"),
             RedisCommand("TTL", $0.name.stateKey),
         ] }
         do {
@@ -215,7 +215,10 @@ public final class SharedBreakerGroup: Sendable {
                 breaker.notePoll(confirmed: stored == breaker.view.version, successes: values.dropFirst().first?.int, failures: values.dropFirst(2).first?.int)
                 let wasUnavailable = !breaker.isStoreAvailable
                 breaker.setStoreAvailable(true)
-                if wasUnavailable || stored != breaker.view.version || breaker.view.state != .closed {
+                // A timed override lapses by server time even on an idle closed breaker: touch it once due.
+                let forcedUntil = values.dropFirst(3).first?.int ?? 0
+                let lapseDue = breaker.view.forced != nil && forcedUntil > 0 && breaker.serverNowMilliseconds() >= forcedUntil
+                if wasUnavailable || stored != breaker.view.version || breaker.view.state != .closed || lapseDue {
                     try? await breaker.refresh()
                     if breaker.view.state == .open || breaker.view.state == .halfOpen || breaker.view.forced != nil {
                         // Lets an open breaker move to half-open, and an override with --for

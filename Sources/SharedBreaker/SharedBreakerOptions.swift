@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerCore
 
 /// Everything a shared breaker needs beyond its name.
@@ -31,6 +32,9 @@ public struct SharedBreakerOptions: Sendable, Equatable {
     /// Checks the breaker policy plus what the shared store supports.
     ///
     /// - Throws: ``BreakerConfigError`` listing every problem with its field name.
+    /// The longest probe lease the shared store grants: a day.
+    public static let maximumProbeLease: Duration = .seconds(86_400)
+
     public func validate() throws(BreakerConfigError) {
         var problems: [BreakerConfigError.Problem] = []
         do {
@@ -38,11 +42,11 @@ public struct SharedBreakerOptions: Sendable, Equatable {
         } catch {
             problems = error.problems
         }
-        if tripQuorum < 1 {
-            problems.append(.init(field: "trip_quorum", reason: "must be >= 1, got \(tripQuorum)"))
+        if tripQuorum < 1 || tripQuorum > 100 {
+            problems.append(.init(field: "trip_quorum", reason: "must be between 1 and 100, got \(tripQuorum)"))
         }
-        if probeLease <= .zero {
-            problems.append(.init(field: "probe_lease", reason: "must be > 0"))
+        if probeLease <= .zero || probeLease > Self.maximumProbeLease {
+            problems.append(.init(field: "probe_lease", reason: "must be > 0 and at most a day"))
         }
         let timeWindows = Set(breaker.tripPolicies.compactMap(\.timeWindow))
         if timeWindows.count > 1 {
@@ -61,17 +65,17 @@ public struct SharedBreakerOptions: Sendable, Equatable {
     /// The policy as the `k=v;…` string the Lua script reads.
     var scriptConfiguration: String {
         var values: [(String, String)] = [
-            ("base_ms", "\(breaker.openTimeout.wholeMilliseconds)"),
+            ("base_ms", "\(breaker.openTimeout.millisecondsClamped)"),
             ("mult", "\(breaker.backoffMultiplier)"),
-            ("max_ms", "\(breaker.maxOpenTimeout.wholeMilliseconds)"),
+            ("max_ms", "\(breaker.maxOpenTimeout.millisecondsClamped)"),
             ("ho_max", "\(breaker.halfOpenMaxCalls)"),
             ("ho_success", "\(breaker.halfOpenSuccessThreshold)"),
             ("quorum", "\(tripQuorum)"),
-            ("min_open_ms", "\(breaker.minimumOpenDuration.wholeMilliseconds)"),
+            ("min_open_ms", "\(breaker.minimumOpenDuration.millisecondsClamped)"),
             ("mode", mode.rawValue),
         ]
         if let maxWait = breaker.halfOpenMaxWait {
-            values.append(("ho_max_wait_ms", "\(maxWait.wholeMilliseconds)"))
+            values.append(("ho_max_wait_ms", "\(maxWait.millisecondsClamped)"))
         }
         var threshold = 0
         for policy in breaker.tripPolicies {
@@ -80,7 +84,7 @@ public struct SharedBreakerOptions: Sendable, Equatable {
                 threshold = count
             case .failuresInWindow(let count, let window):
                 values.append(("fw_count", "\(count)"))
-                values.append(("tw_ms", "\(window.wholeMilliseconds)"))
+                values.append(("tw_ms", "\(window.millisecondsClamped)"))
             case .failureRate(let percent, let window, let minimumCalls):
                 values.append(("rate", "\(percent)"))
                 values.append(("min_calls", "\(minimumCalls)"))
@@ -123,14 +127,7 @@ extension SlidingWindow {
     var scriptEntry: (String, String) {
         switch self {
         case .count(let size): return ("cw", "\(size)")
-        case .time(let window): return ("tw_ms", "\(window.wholeMilliseconds)")
+        case .time(let window): return ("tw_ms", "\(window.millisecondsClamped)")
         }
-    }
-}
-
-extension Duration {
-    /// The duration in whole milliseconds (truncated).
-    var wholeMilliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -21,6 +21,9 @@ public struct SharedBreakerView: Sendable, Equatable {
     public var failureCount: Int = 0
     /// Which instance made the last change.
     public var updatedBy: String = ""
+    /// The newest version the store itself reported (a script reply or a read). Events are
+    /// hints and never raise it: only a store that went back from this version lost the key.
+    public var confirmedVersion: Int = 0
 
     /// When an open breaker may move to half-open, in Redis server milliseconds.
     public var openUntilMilliseconds: Int64 { openedAtMilliseconds + openTimeoutMilliseconds }
@@ -36,6 +39,7 @@ public struct SharedBreakerView: Sendable, Equatable {
         failedRecoveries = stored.failedRecoveries
         failureCount = stored.failureCount
         updatedBy = stored.updatedBy
+        confirmedVersion = stored.version
     }
 
     mutating func apply(_ reply: ScriptReply, by instance: String) {
@@ -47,6 +51,7 @@ public struct SharedBreakerView: Sendable, Equatable {
         failedRecoveries = reply.failedRecoveries
         failureCount = reply.failureCount
         if reply.transitioned { updatedBy = instance }
+        confirmedVersion = max(confirmedVersion, reply.version)
     }
 }
 

@@ -10,6 +10,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check-config", abstract: "Validate a config: exit 0, or exit 2 with every problem (field path: reason).")
 
     @Option(name: .long, help: "The YAML config file.") var config: String
+    @Option(name: .long, help: "An env file of NAME=value lines laid over the environment (as `run --env-file`).") var envFile: String?
 
     func run() async throws {
         let configuration: BreakwaterConfiguration
@@ -26,6 +27,11 @@ struct CheckConfigCommand: AsyncParsableCommand {
             } catch {
                 problems += error.problems.map { "collectors[\(index)].breaker.\($0.field): \($0.reason)" }
             }
+        }
+        let keys = APIKeyCheck.run(collectors: configuration.collectors, environment: ProcessInfo.processInfo.environment, environmentFile: envFile)
+        problems += keys.problems
+        for note in keys.unavailable {
+            FileHandle.standardError.write(Data("note: \(note) (not checked)\n".utf8))
         }
         guard problems.isEmpty else {
             throw CommandFailure.usage("\(config) is invalid:\n" + problems.joined(separator: "\n"))

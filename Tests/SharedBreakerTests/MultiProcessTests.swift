@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerCore
 import BreakwaterTestSupport
 import Foundation
@@ -34,7 +35,7 @@ struct MultiProcessTests {
     }
 
     func startAt(after: Duration = .milliseconds(1500)) -> String {
-        "\(Int64(Date().timeIntervalSince1970 * 1000) + after.wholeMilliseconds)"
+        "\(Int64(Date().timeIntervalSince1970 * 1000) + after.millisecondsClamped)"
     }
 
     @Test("4 processes racing at the threshold make exactly one transition")

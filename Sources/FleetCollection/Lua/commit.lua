@@ -7,10 +7,25 @@
 -- then per record: id, field count n, then n field/value pairs (the record's stream fields).
 -- Ids are ordered by their part after the last '_' (Twitter's numeric ids; Reddit's base-36
 -- fullnames such as t3_1abc): a longer key is newer, equal lengths compare as text.
+-- An id is any bytes (up to 1024; a longer one is skipped and reported): the cursor keeps it as is.
 -- -> {written, skipped, cursor, repaired}
 local schedKey, streamKey = KEYS[1], KEYS[2]
-local maxLen, instance, count = ARGV[1], ARGV[2], tonumber(ARGV[3]) or 0
 local TTL_MS = 86400000
+local MAX_ID_BYTES = 1024
+
+local function strictInt(raw)
+  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
+  return tonumber(raw)
+end
+local function argError(what, raw)
+  return redis.error_reply('ERR commit.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
+end
+local maxLen, instance, count = strictInt(ARGV[1]), ARGV[2], strictInt(ARGV[3])
+if maxLen == nil or maxLen < 1 or maxLen > 1000000000 then return argError('stream MAXLEN must be 1..1000000000', ARGV[1]) end
+if type(instance) ~= 'string' or instance == '' or string.len(instance) > 200 or string.find(instance, '[:,#%s%c]') then
+  return argError('instance id must be 1-200 bytes without : , # spaces or control characters', instance)
+end
+if count == nil or count < 0 or count > 10000 then return argError('record count must be 0..10000', ARGV[3]) end
 
 local repaired = {}
 local ktype = redis.call('TYPE', schedKey)
@@ -30,8 +45,8 @@ local function newer(a, b) -- a strictly newer than b (order keys)
 end
 
 local cursor = redis.call('HGET', schedKey, 'cursor')
-if cursor and not string.match(cursor, '^[%w_]+$') then
-  table.insert(repaired, 'cursor=' .. string.sub(cursor, 1, 32) .. ' is not an item id; dropped')
+if cursor and (cursor == '' or string.len(cursor) > MAX_ID_BYTES) then
+  table.insert(repaired, 'cursor of ' .. string.len(cursor) .. ' bytes is not an item id; dropped')
   cursor = nil
 end
 local cursorKey = cursor and orderKey(cursor) or nil
@@ -39,12 +54,17 @@ local cursorKey = cursor and orderKey(cursor) or nil
 local records, seen = {}, {}
 local i = 4
 for _ = 1, count do
-  local id, n = ARGV[i], tonumber(ARGV[i + 1]) or 0
+  local id, n = ARGV[i], strictInt(ARGV[i + 1])
+  if id == nil or n == nil or n < 1 or n > 1000 or i + 1 + 2 * n > #ARGV then
+    return argError('each record is an id, a field count 1..1000 and that many field/value pairs', ARGV[i + 1])
+  end
   local fields = {}
   for j = 0, 2 * n - 1 do fields[#fields + 1] = ARGV[i + 2 + j] end
   i = i + 2 + 2 * n
   local k = orderKey(id)
-  if not seen[id] and (cursorKey == nil or newer(k, cursorKey)) then
+  if id == '' or string.len(id) > MAX_ID_BYTES then
+    table.insert(repaired, 'a record id of ' .. string.len(id) .. ' bytes was skipped (1..' .. MAX_ID_BYTES .. ')')
+  elseif not seen[id] and (cursorKey == nil or newer(k, cursorKey)) then
     seen[id] = true
     records[#records + 1] = {id = id, key = k, fields = fields}
   end
@@ -58,5 +78,6 @@ local newest = cursor
 if #records > 0 then newest = records[#records].id end
 if newest then redis.call('HSET', schedKey, 'cursor', newest) end
 redis.call('HSET', schedKey, 'cursor_updated_by', instance)
-redis.call('PEXPIRE', schedKey, TTL_MS)
+-- Only ever lengthens the TTL: the schedule keeps its key alive past its deadlines.
+if redis.call('PTTL', schedKey) < TTL_MS then redis.call('PEXPIRE', schedKey, TTL_MS) end
 return {#records, count - #records, newest or '', table.concat(repaired, '; ')}

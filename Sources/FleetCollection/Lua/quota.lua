@@ -22,12 +22,9 @@
 -- release -> {released (1 or 0: the slot was already reused or repaired), now_ms}
 -- peek -> {tokens_left, requests, per_ms, kind} ({0, 0, 0, ''} for a group never used)
 local key, op = KEYS[1], ARGV[1]
-local requests = math.max(1, math.floor(tonumber(ARGV[2]) or 1))
-local perMs = math.max(1, math.floor(tonumber(ARGV[3]) or 1000))
-local guardMs = math.max(0, math.floor(tonumber(ARGV[4]) or 0))
-local kindArg, instance = ARGV[5] or '', ARGV[6] or ''
 local MAX_HOLD_MS = 86400000
 local MAX_INT = 9007199254740992
+local MAX_REQUESTS = 10000 -- the ring is read slot by slot: its size bounds the work of a call
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -38,6 +35,21 @@ local function strictInt(raw)
   if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
   return n
 end
+local function argError(what, raw)
+  return redis.error_reply('ERR quota.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
+end
+if op ~= 'take' and op ~= 'release' and op ~= 'peek' then return argError('unknown op', op) end
+local requests, perMs, guardMs = strictInt(ARGV[2] or ''), strictInt(ARGV[3] or ''), strictInt(ARGV[4] or '')
+if op == 'take' then
+  if requests == nil or requests < 1 or requests > MAX_REQUESTS then return argError('requests must be 1..' .. MAX_REQUESTS, ARGV[2]) end
+  if perMs == nil or perMs < 1 or perMs > MAX_HOLD_MS then return argError('per ms must be 1..' .. MAX_HOLD_MS, ARGV[3]) end
+  if guardMs == nil or guardMs < 0 or guardMs > MAX_HOLD_MS then return argError('guard ms must be 0..' .. MAX_HOLD_MS, ARGV[4]) end
+  local hold = strictInt(ARGV[7] or '')
+  if hold == nil or hold < 0 then return argError('hold ms must be a non-negative integer', ARGV[7]) end
+end
+requests, perMs, guardMs = requests or 1, perMs or 1000, guardMs or 0
+local kindArg, instance = ARGV[5] or '', ARGV[6] or ''
+if string.len(kindArg) > 64 or string.len(instance) > 200 then return argError('kind or instance too long', kindArg) end
 
 local repaired = {}
 local ktype = redis.call('TYPE', key)
@@ -58,7 +70,7 @@ local storedRequests = strictInt(redis.call('HGET', key, 'requests') or '')
 local storedPer = strictInt(redis.call('HGET', key, 'per_ms') or '')
 if op == 'take' and (storedRequests ~= requests or storedPer ~= perMs) then
   local latest = 0
-  if storedRequests ~= nil and storedRequests > 0 and storedRequests <= 100000 then
+  if storedRequests ~= nil and storedRequests > 0 and storedRequests <= MAX_REQUESTS then
     for i = 0, storedRequests - 1 do
       local v = strictInt(redis.call('HGET', key, 't' .. i) or '')
       if v ~= nil and v > latest and v <= now + MAX_HOLD_MS then latest = v end
@@ -110,7 +122,7 @@ if op == 'release' then
 end
 
 if op == 'peek' then
-  if storedRequests == nil or storedPer == nil or storedRequests < 1 or storedRequests > 100000 then return {0, 0, 0, ''} end
+  if storedRequests == nil or storedPer == nil or storedRequests < 1 or storedRequests > MAX_REQUESTS then return {0, 0, 0, ''} end
   guardMs = strictInt(redis.call('HGET', key, 'guard_ms') or '') or 0
   return {tokensLeft(storedRequests, storedPer), storedRequests, storedPer, storedKind or ''}
 end
@@ -124,7 +136,8 @@ end
 local oldest = slot(nextIndex)
 local ready = oldest + perMs + guardMs
 redis.call('HSET', key, 'kind', kindArg, 'guard_ms', guardMs)
-redis.call('PEXPIRE', key, math.max(86400000, 2 * (perMs + guardMs)))
+local keepFor = math.max(86400000, 2 * (perMs + guardMs))
+if redis.call('PTTL', key) < keepFor then redis.call('PEXPIRE', key, keepFor) end -- never shortens a group pause's TTL
 if oldest > 0 and ready > now then
   return {'wait', ready - now, 0, table.concat(repaired, '; '), now}
 end

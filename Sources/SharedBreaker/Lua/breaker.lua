@@ -20,18 +20,23 @@
 -- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
 --          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
 local key, logKey, channel = KEYS[1], KEYS[2], ARGV[7]
-local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local actor, note, forMs = ARGV[8] or '', ARGV[9] or '', tonumber(ARGV[10] or '') or 0
+local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or '', ARGV[5] or '', ARGV[6]
+local actor, note = ARGV[8] or '', ARGV[9] or ''
 local manual = (op == 'force_open' or op == 'force_close' or op == 'reset')
 local LEDGER_MAXLEN = 1000
 local TTL = 86400
+local MAX_INT = 9007199254740992 -- 2^53: the largest integer a Lua number (a double) holds exactly
+-- A stored counter, version or time beyond 2^50 is garbage (35,000 years in ms): the margin
+-- to 2^53 keeps every sum exact.
+local MAX_STORED = 1125899906842624
+local YEAR_MS = 31536000000
+local MAX_FOR_MS = 10 * YEAR_MS     -- a timed override lasts at most ten years
+local MAX_LEASE_MS = 86400000       -- a probe lease lasts at most a day
+local MAX_LIST_BYTES = 65536        -- a stored list field (leases, contributors, window, buckets)
+local CLOCK_SKEW_MS = 60000         -- stored times further ahead than this are garbage
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-local cfg = {}
-for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do cfg[k] = tonumber(v) or v end
-local MAX_INT = 9007199254740992 -- 2^53: the largest integer a Lua number (a double) holds exactly
 
 -- An integer within +-2^53 written in plain decimal digits, or nil.
 local function strictInt(raw)
@@ -40,41 +45,170 @@ local function strictInt(raw)
   if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
   return n
 end
+
+-- Arguments: the script is an API that other versions and tools call, so it checks them and
+-- bounds its own work. A bad argument fails the call with a message naming it; nothing is written.
+local function argError(what, raw)
+  return redis.error_reply('ERR breaker.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
+end
+local KNOWN_OPS = {record = true, acquire = true, probe = true, force_open = true, force_close = true,
+                   reset = true, reconcile_open = true, touch = true}
+if not KNOWN_OPS[op] then return argError('unknown breaker op', op) end
+if type(by) ~= 'string' or by == '' or string.len(by) > 200 or string.find(by, '[:,#%s%c]') then
+  return argError('instance id must be 1-200 bytes without : , # spaces or control characters', by)
+end
+if type(name) ~= 'string' or name == '' or string.len(name) > 128 then return argError('breaker name must be 1-128 bytes', name) end
+if string.len(rawConfig) > 4096 then return argError('policy string longer than 4096 bytes', string.len(rawConfig)) end
+if string.len(actor) > 256 then return argError('actor longer than 256 bytes', string.len(actor)) end
+if string.len(note) > 4096 then return argError('note longer than 4096 bytes', string.len(note)) end
+local forMs = 0
+if ARGV[10] ~= nil and ARGV[10] ~= '' then
+  forMs = strictInt(ARGV[10])
+  if forMs == nil or forMs < 0 or forMs > MAX_FOR_MS then return argError('override duration must be 0..' .. MAX_FOR_MS .. ' ms', ARGV[10]) end
+end
+
+-- The policy, "k=v;k=v" (see SharedBreakerOptions.swift), each value within its documented range.
+-- Keys this version does not know are ignored (a newer caller may send more).
+local CONFIG_RANGES = {
+  base_ms = {1, YEAR_MS}, max_ms = {1, YEAR_MS}, mult = {1, 1000, true}, ho_max = {1, 1000},
+  ho_success = {1, 1000}, quorum = {1, 100}, min_open_ms = {0, YEAR_MS}, ho_max_wait_ms = {1, YEAR_MS},
+  threshold = {0, 10000}, fw_count = {1, 10000}, tw_ms = {1, YEAR_MS}, rate = {0, 100, true},
+  slow_rate = {0, 100, true}, min_calls = {1, 10000}, cw = {1, 1000},
+}
+local cfg = {}
+for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do
+  if k == 'mode' then
+    if v ~= 'enforce' and v ~= 'shadow' then return argError('policy mode must be enforce or shadow', v) end
+    cfg.mode = v
+  elseif CONFIG_RANGES[k] ~= nil then
+    local range = CONFIG_RANGES[k]
+    local n
+    if range[3] then n = tonumber(v) else n = strictInt(v) end
+    if n == nil or n ~= n or n < range[1] or n > range[2] then
+      return argError('policy ' .. k .. ' must be ' .. (range[3] and 'a number' or 'an integer') .. ' in ' .. range[1] .. '..' .. range[2], v)
+    end
+    cfg[k] = n
+  end
+end
 local threshold = cfg.threshold or 5
 local halfOpenMax = cfg.ho_max or 3
 local successThreshold = cfg.ho_success or 2
 local quorum = cfg.quorum or 1
 
+-- The operation's own argument.
+local PROBE_TOKEN = '^[^:,#%s%c]+$'
+if op == 'record' then
+  if string.len(arg) > 65536 or (string.gsub(arg, '[SFsf]%d+', '')) ~= '' then
+    return argError('record takes runs like S12F1 (S, F, s or f, then a count; at most 65536 bytes)', arg)
+  end
+  for count in string.gmatch(arg, '[SFsf](%d+)') do
+    local n = strictInt(count)
+    if n == nil or n < 1 or n > 1000000000 then return argError('record run counts must be 1..1000000000', count) end
+  end
+elseif op == 'acquire' then
+  if string.len(arg) > 300 or not string.match(arg, PROBE_TOKEN) then return argError('acquire takes a probe token of 1-300 bytes without : , # spaces', arg) end
+  local lease = strictInt(arg2 or '')
+  if arg2 ~= nil and arg2 ~= '' and (lease == nil or lease < 1 or lease > MAX_LEASE_MS) then
+    return argError('lease must be 1..' .. MAX_LEASE_MS .. ' ms', arg2)
+  end
+elseif op == 'probe' then
+  if string.len(arg) > 340 then return argError('probe argument longer than 340 bytes', string.len(arg)) end
+end
+
 -- Load and repair -------------------------------------------------------------------------
 local repaired = {}
-local kind = redis.call('TYPE', key)
-if type(kind) == 'table' then kind = kind.ok end
+local function keyType(k)
+  local kind = redis.call('TYPE', k)
+  if type(kind) == 'table' then kind = kind.ok end
+  return kind
+end
+local kind = keyType(key)
 if kind ~= 'hash' and kind ~= 'none' then
   redis.call('DEL', key)
   table.insert(repaired, 'key held a ' .. kind .. '; replaced by a fresh hash')
+end
+local hasLedger = logKey ~= nil and logKey ~= ''
+if hasLedger then
+  local logKind = keyType(logKey)
+  if logKind ~= 'stream' and logKind ~= 'none' then
+    redis.call('DEL', logKey)
+    table.insert(repaired, 'ledger ' .. logKey .. ' held a ' .. logKind .. '; replaced by a fresh stream')
+  end
 end
 local h = {}
 local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
 local isNew = (#flat == 0)
 
-local function int(field, default, minimum)
+-- The newest ledger entry with a valid version (outside writers may have appended garbage):
+-- versions continue past it, and a lost hash is restored from it.
+local ledgerLast = false
+if hasLedger then
+  local newest = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 16)
+  for _, item in ipairs(newest) do
+    local e = {}
+    local fields = item[2]
+    for i = 1, #fields, 2 do e[fields[i]] = fields[i + 1] end
+    e.v = strictInt(e.version or '')
+    if e.v ~= nil and e.v >= 0 and e.v <= MAX_STORED then ledgerLast = e; break end
+  end
+end
+
+local function int(field, default, minimum, maximum)
   local raw = h[field]
   if raw == nil or raw == '' then return default end
   local n = strictInt(raw)
-  if n == nil or (minimum ~= nil and n < minimum) then
+  if n == nil or (minimum ~= nil and n < minimum) or n > (maximum or MAX_STORED) then
     table.insert(repaired, field .. '=' .. string.sub(raw, 1, 32) .. ' is invalid; reset to ' .. tostring(default))
     return default
   end
   return n
 end
+-- A stored server time: further ahead than the clock skew allows is garbage (it would hold a
+-- breaker open or half-open for years); repaired to now.
+local function timeField(field)
+  local n = int(field, 0, 0)
+  if n > now + CLOCK_SKEW_MS then
+    table.insert(repaired, field .. '=' .. n .. ' is in the future; set to now')
+    return now
+  end
+  return n
+end
+-- Free text kept in the hash: bounded, so no call copies megabytes.
+local function text(field, limit)
+  local raw = h[field] or ''
+  if string.len(raw) > limit then
+    table.insert(repaired, field .. ' was ' .. string.len(raw) .. ' bytes; truncated to ' .. limit)
+    return string.sub(raw, 1, limit)
+  end
+  return raw
+end
+-- A stored list of items: each must match `pattern` (and `valid`, when given); bad items are dropped.
+local function list(field, pattern, valid)
+  local raw = h[field] or ''
+  if raw == '' then return '' end
+  if string.len(raw) > MAX_LIST_BYTES then
+    table.insert(repaired, field .. ' was ' .. string.len(raw) .. ' bytes; cleared')
+    return ''
+  end
+  local kept, bad = {}, 0
+  for item in string.gmatch(raw, '[^,]+') do
+    local captures = {string.match(item, pattern)}
+    if #captures > 0 and (valid == nil or valid(unpack(captures))) then table.insert(kept, item) else bad = bad + 1 end
+  end
+  if bad > 0 or string.find(raw, ',,') or string.sub(raw, 1, 1) == ',' or string.sub(raw, -1) == ',' then
+    table.insert(repaired, field .. ': ' .. bad .. ' invalid item(s) dropped')
+  end
+  return table.concat(kept, ',')
+end
+local function storedTime(raw) local n = strictInt(raw); return n ~= nil and n >= 0 and n <= now + CLOCK_SKEW_MS end
 
 -- Callers without a policy (the CLI's manual actions) use the one the daemons stored.
 -- Timeouts are whole milliseconds, at least 1 (a 0 ms timeout would half-open at once).
-local base = math.max(1, math.floor(cfg.base_ms or int('base_open_timeout_ms', 300000, 1)))
+local base = math.max(1, math.floor(cfg.base_ms or int('base_open_timeout_ms', 300000, 1, YEAR_MS)))
 local mult = cfg.mult or tonumber(h.backoff_multiplier) or 1.5
 if type(mult) ~= 'number' or mult ~= mult or mult < 1 or mult > 1000 then mult = 1.5 end
-local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout_ms', 3600000, 1)))
+local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout_ms', 3600000, 1, YEAR_MS)))
 
 local s = {}
 s.state = h.state or 'closed'
@@ -84,22 +218,18 @@ if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
   h.failure_count = nil
 end
 s.version = int('version', 0, 0)
--- A version that had to be repaired, or a hash that is gone while its ledger is not (TTL lapse,
--- a manual DEL): continue from the ledger's last version, so versions never go backwards and
--- the ledger never holds two entries for one version.
-if (isNew or (h.version ~= nil and h.version ~= '' and strictInt(h.version) == nil)) and logKey ~= nil and logKey ~= '' then
-  local last = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 1)
-  if #last > 0 then
-    local fields = last[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'version' then s.version = math.max(s.version, strictInt(fields[i + 1]) or 0) end
-    end
+if ledgerLast and s.version < ledgerLast.v then
+  -- Versions never go backwards and never reuse a ledger version, whatever happened to the
+  -- hash (a lapsed TTL, eviction, a DEL, a version field that is missing or garbage).
+  if not isNew then
+    table.insert(repaired, 'version=' .. string.sub(tostring(h.version), 1, 32) .. ' is behind the ledger (' .. ledgerLast.v .. '); continued from it')
   end
+  s.version = ledgerLast.v
 end
-s.opened_at_ms = int('opened_at_ms', 0, 0)
+s.opened_at_ms = timeField('opened_at_ms')
 s.open_timeout_ms = int('open_timeout_ms', base, 1)
 if s.open_timeout_ms > maxTimeout then s.open_timeout_ms = maxTimeout end
-s.failed_recoveries = int('failed_recoveries', 0, 0)
+s.failed_recoveries = int('failed_recoveries', 0, 0, 100000)
 s.failure_count = int('failure_count', 0, 0)
 s.half_open_attempts = int('half_open_attempts', 0, 0)
 s.half_open_successes = int('half_open_successes', 0, 0)
@@ -114,21 +244,58 @@ s.total_successes = int('total_successes', 0, 0)
 s.total_failures = int('total_failures', 0, 0)
 s.time_in_open_ms = int('time_in_open_ms', 0, 0)
 s.failed_recoveries_total = int('failed_recoveries_total', 0, 0)
-s.last_failure_at_ms = int('last_failure_at_ms', 0, 0)
-s.last_transition_at_ms = int('last_transition_at_ms', 0, 0)
+s.last_failure_at_ms = timeField('last_failure_at_ms')
+s.last_transition_at_ms = timeField('last_transition_at_ms')
 s.forced_until_ms = int('forced_until_ms', 0, 0)
-s.forced_note = h.forced_note or ''
-s.forced_actor = h.forced_actor or ''
+s.forced_note = text('forced_note', 4096)
+s.forced_actor = text('forced_actor', 256)
 s.mode = cfg.mode or h.mode or 'enforce'
 if s.mode ~= 'enforce' and s.mode ~= 'shadow' then s.mode = 'enforce' end
-s.half_open_at_ms = int('half_open_at_ms', 0, 0)
+s.half_open_at_ms = timeField('half_open_at_ms')
 s.total_calls = int('total_calls', 0, 0)
 s.slow_calls = int('slow_calls', 0, 0)
-s.leases = h.leases or ''
-s.contributors = h.contributors or ''
-s.window_contributors = h.window_contributors or ''
+s.leases = list('leases', '^([^:,#%s%c]+):(%d+)$', function(_, expiry)
+  local n = strictInt(expiry); return n ~= nil and n <= now + MAX_LEASE_MS end)
+s.contributors = list('contributors', '^([^:,#%s%c]+)$')
+s.window_contributors = list('window_contributors', '^([^:,#%s%c]+):(%d+):(%d+)$', function(_, at, seq)
+  return storedTime(at) and strictInt(seq) ~= nil end)
 s.window = h.window or ''
-s.buckets = h.buckets or ''
+if string.len(s.window) > 1000 or not string.match(s.window, '^[SFsf]*$') then
+  table.insert(repaired, 'window=' .. string.sub(s.window, 1, 32) .. ' is invalid; cleared')
+  s.window = ''
+end
+s.buckets = list('buckets', '^(%d+):(%d+):(%d+):(%d+)$', function(b, c, f, sl)
+  return storedTime(b) and strictInt(c) ~= nil and strictInt(f) ~= nil and strictInt(sl) ~= nil end)
+-- Why the stored version last moved: returned with every reply, so an instance that learns of
+-- another's transition from a reply knows why (e.g. a reset must also reset its local breaker).
+local lastReason = h.last_reason or ''
+if string.len(lastReason) > 64 or not string.match(lastReason, '^[%w_]*$') then
+  table.insert(repaired, 'last_reason=' .. string.sub(lastReason, 1, 32) .. ' is invalid; cleared')
+  lastReason = ''
+end
+-- A hash that is gone while its ledger is not (a lapsed TTL, eviction, a manual DEL): it comes
+-- back as the fleet last agreed, from the ledger's newest entry, under the next version.
+local restoredFromLedger = nil
+if isNew and ledgerLast and (ledgerLast.to == 'open' or ledgerLast.to == 'half-open' or ledgerLast.to == 'closed') then
+  restoredFromLedger = ledgerLast
+  s.state = ledgerLast.to
+  if s.state == 'open' then
+    local at = strictInt(ledgerLast.at_ms or '')
+    if at == nil or at < 0 or at > now then at = now end
+    s.opened_at_ms = at
+  elseif s.state == 'half-open' then
+    s.half_open_at_ms = now
+  end
+  if ledgerLast.reason == 'forced_open' or ledgerLast.reason == 'forced_closed' then
+    s.forced = (ledgerLast.reason == 'forced_open') and 'open' or 'closed'
+    local untilMs = strictInt(ledgerLast.until_ms or '')
+    if untilMs ~= nil and untilMs > 0 and untilMs <= now + MAX_FOR_MS then s.forced_until_ms = untilMs end
+    s.forced_note = string.sub(ledgerLast.note or '', 1, 4096)
+    s.forced_actor = string.sub(ledgerLast.actor or '', 1, 256)
+  end
+  table.insert(repaired, 'state hash was missing; restored ' .. s.state .. (s.forced ~= '' and (' (forced ' .. s.forced .. ')') or '')
+    .. ' from ledger version ' .. ledgerLast.v)
+end
 if s.state == 'open' and s.opened_at_ms == 0 then
   -- Without a start the breaker would stay open until the TTL lapses: start it now, and save that.
   s.opened_at_ms = now
@@ -263,9 +430,6 @@ end
 -- Every change other instances must see: version + 1 (the optimistic lock) and one event per
 -- version, encoded now (before any write, so a value cjson cannot encode fails the call cleanly).
 local events = {}
--- Why the stored version last moved: returned with every reply, so an instance that learns of
--- another's transition from a reply knows why (e.g. a reset must also reset its local breaker).
-local lastReason = h.last_reason or ''
 local ledger = {}
 local function publishChange(from, reason)
   s.version = s.version + 1
@@ -387,6 +551,13 @@ local function setOverride(kind)
   if forMs > 0 then s.forced_until_ms = now + math.floor(forMs) end
   s.forced_note = note
   s.forced_actor = actor
+end
+-- A restored hash is a change the fleet must see: the next version, a ledger entry, an event.
+if restoredFromLedger then
+  local saveManual = manual
+  manual = false
+  publishChange(s.state, 'restored_from_ledger')
+  manual = saveManual
 end
 -- An override with an expiry lapses by server time, whatever the op: a lapsed force-open goes
 -- to half-open (probes decide), a lapsed force-close to closed with trip counters cleared.
