@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore", "SafeNumbers"]),
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "SafeNumbers", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig", "BreakerCore"]),
-        .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CollectorsTests", dependencies: ["Collectors", "SafeNumbers", "BreakwaterTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FleetCollectionTests", dependencies: ["FleetCollection", "RedisClient", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterCLITests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
     ],

@@ -20,6 +20,7 @@ Modes:
   ratelimit  429 with "Retry-After: <--retry-after>" (default 2)
   garbage    200 with a body that is not JSON
   notfound   404 with a small JSON error body
+  redirect   302 with "Location: <--redirect-to>"
 
 Control endpoints (never counted as requests, never affected by the mode):
   POST /_control/mode    body: one of the modes; sets the mode from now on (clears schedule/fail-for)
@@ -41,7 +42,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, unquote
 
-MODES = ("healthy", "error500", "timeout", "ratelimit", "garbage", "notfound")
+MODES = ("healthy", "error500", "timeout", "ratelimit", "garbage", "notfound", "redirect")
 
 
 class State:
@@ -257,8 +258,10 @@ class Handler(BaseHTTPRequestHandler):
         mode = state.next_mode()
         counter = state.stats()["requests"]
         query = urlsplit(self.path).query
-        status = {"healthy": 200, "error500": 500, "notfound": 404, "ratelimit": 429, "garbage": 200, "timeout": 504}[mode]
-        state.note((arrived, path, query, self.headers.get("Authorization", ""), status))
+        status = {"healthy": 200, "error500": 500, "notfound": 404, "ratelimit": 429, "garbage": 200, "timeout": 504,
+                  "redirect": 302}[mode]
+        credential = self.headers.get("Authorization") or self.headers.get("X-API-Key") or self.headers.get("x-api-key", "")
+        state.note((arrived, path, query, credential, status))
         if mode == "healthy":
             self.send_json(200, body_for(path, counter, query, self.server.tweets_per_page))
         elif mode == "error500":
@@ -268,6 +271,8 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "ratelimit":
             self.send_json(429, {"message": "too many requests"},
                            {"Retry-After": str(state.retry_after)})
+        elif mode == "redirect":
+            self.send_json(302, {"moved": self.server.redirect_to}, {"Location": self.server.redirect_to})
         elif mode == "garbage":
             body = b"<html><body>502 Bad Gateway \x00\xff not json"
             self.send_response(200)
@@ -304,7 +309,8 @@ def main():
     parser.add_argument("--fail-mode", choices=MODES, default="error500", help="mode used during --fail-for")
     parser.add_argument("--schedule", type=parse_schedule, default=[],
                         help='cycle modes by request count, e.g. "error500:5,healthy:10"')
-    parser.add_argument("--retry-after", type=int, default=2, help="Retry-After seconds in ratelimit mode")
+    parser.add_argument("--retry-after", default="2", help="the Retry-After header text in ratelimit mode (any text)")
+    parser.add_argument("--redirect-to", default="http://127.0.0.1:9/", help="the Location of redirect mode")
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long timeout mode holds a request")
     parser.add_argument("--tweets-per-page", type=int, default=1,
                         help="Twitter pages return this many newest tweets (newer than since_id)")
@@ -317,6 +323,7 @@ def main():
                          args.retry_after, args.hang_seconds)
     server.verbose = args.verbose
     server.tweets_per_page = args.tweets_per_page
+    server.redirect_to = args.redirect_to
     server.stopping = threading.Event()
 
     def stop(signum, frame):

@@ -118,19 +118,27 @@ public struct BreakerConfig: Sendable, Equatable {
         }
         func seconds(_ d: Duration) -> String { "\(d.secondsDouble)" }
 
-        if failureThreshold < 1 || failureThreshold > Self.maximumCount {
-            add("failure_threshold", "must be between 1 and \(Self.maximumCount), got \(failureThreshold)")
+        if failureThreshold < 1 {
+            add("failure_threshold", "must be >= 1, got \(failureThreshold)")
+        } else if failureThreshold > Self.maximumCount {
+            add("failure_threshold", "must be <= \(Self.maximumCount), got \(failureThreshold)")
         }
         // Whole milliseconds at least: a sub-millisecond timeout rounds to 0 in the shared store,
         // which would half-open at once and write on every call.
-        if openTimeout < .milliseconds(1) || openTimeout > Self.maximumDuration {
-            add("open_timeout_seconds", "must be between 0.001 (1 ms) and \(seconds(Self.maximumDuration)) (a year), got \(seconds(openTimeout))")
+        if openTimeout < .milliseconds(1) {
+            add("open_timeout_seconds", "must be >= 0.001 (1 ms), got \(seconds(openTimeout))")
+        } else if openTimeout > Self.maximumDuration {
+            add("open_timeout_seconds", "must be <= \(seconds(Self.maximumDuration)) (a year), got \(seconds(openTimeout))")
         }
-        if halfOpenMaxCalls < 1 || halfOpenMaxCalls > Self.maximumProbes {
-            add("half_open_max_calls", "must be between 1 and \(Self.maximumProbes), got \(halfOpenMaxCalls)")
+        if halfOpenMaxCalls < 1 {
+            add("half_open_max_calls", "must be >= 1, got \(halfOpenMaxCalls)")
+        } else if halfOpenMaxCalls > Self.maximumProbes {
+            add("half_open_max_calls", "must be <= \(Self.maximumProbes), got \(halfOpenMaxCalls)")
         }
-        if halfOpenSuccessThreshold < 1 || halfOpenSuccessThreshold > Self.maximumProbes {
-            add("half_open_success_threshold", "must be between 1 and \(Self.maximumProbes), got \(halfOpenSuccessThreshold)")
+        if halfOpenSuccessThreshold > Self.maximumProbes {
+            add("half_open_success_threshold", "must be <= \(Self.maximumProbes), got \(halfOpenSuccessThreshold)")
+        } else if halfOpenSuccessThreshold < 1 {
+            add("half_open_success_threshold", "must be >= 1, got \(halfOpenSuccessThreshold)")
         } else if halfOpenMaxCalls >= 1 && halfOpenSuccessThreshold > halfOpenMaxCalls {
             add("half_open_success_threshold",
                 "must be <= half_open_max_calls (\(halfOpenMaxCalls)), got \(halfOpenSuccessThreshold)")
@@ -138,17 +146,23 @@ public struct BreakerConfig: Sendable, Equatable {
         if !(backoffMultiplier >= 1) || !backoffMultiplier.isFinite {
             add("backoff_multiplier", "must be a finite number >= 1, got \(backoffMultiplier)")
         }
-        if maxOpenTimeout < .milliseconds(1) || maxOpenTimeout > Self.maximumDuration {
-            add("max_open_timeout_seconds", "must be between 0.001 (1 ms) and \(seconds(Self.maximumDuration)) (a year), got \(seconds(maxOpenTimeout))")
+        if maxOpenTimeout < .milliseconds(1) {
+            add("max_open_timeout_seconds", "must be >= 0.001 (1 ms), got \(seconds(maxOpenTimeout))")
+        } else if maxOpenTimeout > Self.maximumDuration {
+            add("max_open_timeout_seconds", "must be <= \(seconds(Self.maximumDuration)) (a year), got \(seconds(maxOpenTimeout))")
         } else if maxOpenTimeout < openTimeout {
             add("max_open_timeout_seconds",
                 "must be >= open_timeout_seconds (\(seconds(openTimeout))), got \(seconds(maxOpenTimeout))")
         }
-        if minimumOpenDuration < .zero || minimumOpenDuration > Self.maximumDuration {
-            add("minimum_open_duration_seconds", "must be between 0 and \(seconds(Self.maximumDuration)) (a year), got \(seconds(minimumOpenDuration))")
+        if minimumOpenDuration < .zero {
+            add("minimum_open_duration_seconds", "must be >= 0, got \(seconds(minimumOpenDuration))")
+        } else if minimumOpenDuration > Self.maximumDuration {
+            add("minimum_open_duration_seconds", "must be <= \(seconds(Self.maximumDuration)) (a year), got \(seconds(minimumOpenDuration))")
         }
-        if let wait = halfOpenMaxWait, wait < .milliseconds(1) || wait > Self.maximumDuration {
-            add("half_open_max_wait_seconds", "must be between 0.001 (1 ms) and \(seconds(Self.maximumDuration)) (a year) when set, got \(seconds(wait))")
+        if let wait = halfOpenMaxWait, wait < .milliseconds(1) {
+            add("half_open_max_wait_seconds", "must be >= 0.001 (1 ms) when set, got \(seconds(wait))")
+        } else if let wait = halfOpenMaxWait, wait > Self.maximumDuration {
+            add("half_open_max_wait_seconds", "must be <= \(seconds(Self.maximumDuration)) (a year) when set, got \(seconds(wait))")
         }
         if let slow = slowCallDuration, slow <= .zero {
             add("slow_call_duration_seconds", "must be > 0 when set, got \(seconds(slow))")
@@ -166,8 +180,10 @@ public struct BreakerConfig: Sendable, Equatable {
                 }
             }
             func checkWindow(_ window: SlidingWindow, minimumCalls: Int) {
-                if minimumCalls < 1 || minimumCalls > Self.maximumCount {
-                    add("\(prefix).minimum_calls", "must be between 1 and \(Self.maximumCount), got \(minimumCalls)")
+                if minimumCalls < 1 {
+                    add("\(prefix).minimum_calls", "must be >= 1, got \(minimumCalls)")
+                } else if minimumCalls > Self.maximumCount {
+                    add("\(prefix).minimum_calls", "must be <= \(Self.maximumCount), got \(minimumCalls)")
                 }
                 switch window {
                 case .count(let n):
@@ -179,17 +195,22 @@ public struct BreakerConfig: Sendable, Equatable {
                             "must be <= window_size (\(n)), got \(minimumCalls)")
                     }
                 case .time(let d):
-                    if d <= .zero || d > Self.maximumDuration {
-                        add("\(prefix).window_seconds", "must be > 0 and at most a year, got \(seconds(d))")
+                    if d <= .zero {
+                        add("\(prefix).window_seconds", "must be > 0, got \(seconds(d))")
+                    } else if d > Self.maximumDuration {
+                        add("\(prefix).window_seconds", "must be <= a year, got \(seconds(d))")
                     }
                 }
             }
             switch policy {
             case .consecutiveFailures(let n):
-                if n < 1 || n > Self.maximumCount { add("\(prefix).failure_threshold", "must be between 1 and \(Self.maximumCount), got \(n)") }
+                if n < 1 { add("\(prefix).failure_threshold", "must be >= 1, got \(n)") }
+                if n > Self.maximumCount { add("\(prefix).failure_threshold", "must be <= \(Self.maximumCount), got \(n)") }
             case .failuresInWindow(let count, let window):
-                if count < 1 || count > Self.maximumCount { add("\(prefix).failure_threshold", "must be between 1 and \(Self.maximumCount), got \(count)") }
-                if window <= .zero || window > Self.maximumDuration { add("\(prefix).window_seconds", "must be > 0 and at most a year, got \(seconds(window))") }
+                if count < 1 { add("\(prefix).failure_threshold", "must be >= 1, got \(count)") }
+                if count > Self.maximumCount { add("\(prefix).failure_threshold", "must be <= \(Self.maximumCount), got \(count)") }
+                if window <= .zero { add("\(prefix).window_seconds", "must be > 0, got \(seconds(window))") }
+                if window > Self.maximumDuration { add("\(prefix).window_seconds", "must be <= a year, got \(seconds(window))") }
             case .failureRate(let percent, let window, let minimumCalls):
                 checkPercent(percent)
                 checkWindow(window, minimumCalls: minimumCalls)

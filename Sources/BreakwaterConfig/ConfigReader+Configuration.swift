@@ -159,7 +159,7 @@ extension ConfigReader {
             interval = seconds(fields["interval_seconds"], at: "\(path).interval_seconds")
         }
         let timeout = seconds(fields["timeout_seconds"], at: "\(path).timeout_seconds") ?? .seconds(10)
-        let streamMaxLength = integer(fields["stream_maxlen"], at: "\(path).stream_maxlen", min: 1, max: 1_000_000_000) ?? 10_000
+        let streamMaxLength = integer(fields["stream_maxlen"], at: "\(path).stream_maxlen", min: 1, ceiling: 1_000_000_000) ?? 10_000
         let params = readParams(fields["params"], kind: kind, at: "\(path).params")
         let breaker = readBreaker(fields["breaker"], at: "\(path).breaker")
         let schedule = choice(fields["schedule"], at: "\(path).schedule", as: CollectionSchedule.self, what: "schedule") ?? .fleet
@@ -265,17 +265,17 @@ extension ConfigReader {
             valid[key] = f[key] == nil || Self.isNull(f[key]!) || value != nil
             return value
         }
-        if let v = track("failure_threshold", integer(f["failure_threshold"], at: p("failure_threshold"), min: 1, max: BreakerConfig.maximumCount)) {
+        if let v = track("failure_threshold", integer(f["failure_threshold"], at: p("failure_threshold"), min: 1, ceiling: BreakerConfig.maximumCount)) {
             settings.failureThreshold = v
         }
         if let v = track("open_timeout_seconds", breakerSeconds(f["open_timeout_seconds"], at: p("open_timeout_seconds"))) {
             settings.openTimeout = v
         }
-        if let v = track("half_open_max_calls", integer(f["half_open_max_calls"], at: p("half_open_max_calls"), min: 1, max: BreakerConfig.maximumProbes)) {
+        if let v = track("half_open_max_calls", integer(f["half_open_max_calls"], at: p("half_open_max_calls"), min: 1, ceiling: BreakerConfig.maximumProbes)) {
             settings.halfOpenMaxCalls = v
         }
         if let v = track("half_open_success_threshold",
-                         integer(f["half_open_success_threshold"], at: p("half_open_success_threshold"), min: 1, max: BreakerConfig.maximumProbes)) {
+                         integer(f["half_open_success_threshold"], at: p("half_open_success_threshold"), min: 1, ceiling: BreakerConfig.maximumProbes)) {
             settings.halfOpenSuccessThreshold = v
         }
         if let v = number(f["backoff_multiplier"], at: p("backoff_multiplier"), min: 1, minExclusive: false, max: 1000) {
@@ -284,7 +284,7 @@ extension ConfigReader {
         if let v = track("max_open_timeout_seconds", breakerSeconds(f["max_open_timeout_seconds"], at: p("max_open_timeout_seconds"))) {
             settings.maxOpenTimeout = v
         }
-        if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1, max: 100) { settings.tripQuorum = v }
+        if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1, ceiling: 100) { settings.tripQuorum = v }
         if let v = choice(f["on_store_failure"], at: p("on_store_failure"), as: StoreFailurePolicy.self, what: "policy") {
             settings.onStoreFailure = v
         }
@@ -306,7 +306,7 @@ extension ConfigReader {
 
         // Sliding time window: both keys or neither.
         let windowSeconds = seconds(f["failure_window_seconds"], at: p("failure_window_seconds"))
-        let windowCount = integer(f["failure_window_count"], at: p("failure_window_count"), min: 1, max: BreakerConfig.maximumCount)
+        let windowCount = integer(f["failure_window_count"], at: p("failure_window_count"), min: 1, ceiling: BreakerConfig.maximumCount)
         switch (f["failure_window_seconds"] != nil, f["failure_window_count"] != nil) {
         case (true, false): report(p("failure_window_count"), "is required with failure_window_seconds")
         case (false, true): report(p("failure_window_seconds"), "is required with failure_window_count")
@@ -320,9 +320,9 @@ extension ConfigReader {
         let failurePercent = number(f["failure_rate_percent"], at: p("failure_rate_percent"), min: 0, minExclusive: true, max: 100)
         let slowPercent = number(f["slow_call_rate_percent"], at: p("slow_call_rate_percent"), min: 0, minExclusive: true, max: 100)
         let slowCall = seconds(f["slow_call_seconds"], at: p("slow_call_seconds"))
-        let windowCalls = integer(f["rate_window_calls"], at: p("rate_window_calls"), min: 1, max: 1000)
+        let windowCalls = integer(f["rate_window_calls"], at: p("rate_window_calls"), min: 1, ceiling: 1000)
         let windowTime = seconds(f["rate_window_seconds"], at: p("rate_window_seconds"))
-        let minimumCalls = integer(f["minimum_calls"], at: p("minimum_calls"), min: 1, max: BreakerConfig.maximumCount)
+        let minimumCalls = integer(f["minimum_calls"], at: p("minimum_calls"), min: 1, ceiling: BreakerConfig.maximumCount)
         let usesRate = f["failure_rate_percent"] != nil || f["slow_call_rate_percent"] != nil
         if !usesRate {
             for key in ["rate_window_calls", "rate_window_seconds", "minimum_calls"] where f[key] != nil {

@@ -97,7 +97,9 @@ struct ConfigReader {
     }
 
     /// Reads an integer with a lower (and optional upper) bound.
-    mutating func integer(_ node: Node?, at path: String, min: Int, max: Int? = nil) -> Int? {
+    ///   - ceiling: An upper bound reported on its own ("must be <= N"), for limits that
+    ///     protect the shared store rather than describe the setting.
+    mutating func integer(_ node: Node?, at path: String, min: Int, max: Int? = nil, ceiling: Int? = nil) -> Int? {
         guard let node, !Self.isNull(node) else { return nil }
         let expectation = max.map { "must be an integer between \(min) and \($0)" } ?? "must be an integer >= \(min)"
         guard case .scalar = node, Self.tagName(node) == .int, let value = node.int else {
@@ -106,6 +108,10 @@ struct ConfigReader {
         }
         guard value >= min, value <= (max ?? Int.max) else {
             report(path, "\(expectation) (got \(value))")
+            return nil
+        }
+        if let ceiling, value > ceiling {
+            report(path, "must be <= \(ceiling) (got \(value))")
             return nil
         }
         return value

@@ -254,6 +254,7 @@ struct SharedFindingsTests {
         var view = SharedBreakerView()
         view.state = .open
         view.version = 6
+        view.confirmedVersion = 6 // the store itself reported version 6
         var stored = StoredBreakerState()
         stored.state = .halfOpen
         stored.version = 5

@@ -202,7 +202,7 @@ struct SharedStateTests {
         let name = try uniqueName("count")
         let fleet = Fleet(count: 4, redis: redis)
         defer { Task { await fleet.stop() } }
-        let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 1_000_000))
+        let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 10_000))
         await withTaskGroup(of: Void.self) { group in
             for breaker in breakers {
                 for task in 0..<8 {

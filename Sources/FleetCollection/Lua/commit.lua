@@ -7,7 +7,8 @@
 -- then per record: id, field count n, then n field/value pairs (the record's stream fields).
 -- Ids are ordered by their part after the last '_' (Twitter's numeric ids; Reddit's base-36
 -- fullnames such as t3_1abc): a longer key is newer, equal lengths compare as text.
--- An id is any bytes (up to 1024; a longer one is skipped and reported): the cursor keeps it as is.
+-- An id must be an item id ([A-Za-z0-9_], at most 1024 bytes) to be ordered against the cursor:
+-- a record with any other id is skipped and reported, never written twice.
 -- -> {written, skipped, cursor, repaired}
 local schedKey, streamKey = KEYS[1], KEYS[2]
 local TTL_MS = 86400000
@@ -45,8 +46,8 @@ local function newer(a, b) -- a strictly newer than b (order keys)
 end
 
 local cursor = redis.call('HGET', schedKey, 'cursor')
-if cursor and (cursor == '' or string.len(cursor) > MAX_ID_BYTES) then
-  table.insert(repaired, 'cursor of ' .. string.len(cursor) .. ' bytes is not an item id; dropped')
+if cursor and (string.len(cursor) > MAX_ID_BYTES or not string.match(cursor, '^[%w_]+$')) then
+  table.insert(repaired, 'cursor=' .. string.sub(cursor, 1, 32) .. ' is not an item id; dropped')
   cursor = nil
 end
 local cursorKey = cursor and orderKey(cursor) or nil
@@ -62,8 +63,8 @@ for _ = 1, count do
   for j = 0, 2 * n - 1 do fields[#fields + 1] = ARGV[i + 2 + j] end
   i = i + 2 + 2 * n
   local k = orderKey(id)
-  if id == '' or string.len(id) > MAX_ID_BYTES then
-    table.insert(repaired, 'a record id of ' .. string.len(id) .. ' bytes was skipped (1..' .. MAX_ID_BYTES .. ')')
+  if string.len(id) > MAX_ID_BYTES or not string.match(id, '^[%w_]+$') then
+    table.insert(repaired, 'record id ' .. string.format('%q', string.sub(id, 1, 32)) .. ' is not an item id; skipped')
   elseif not seen[id] and (cursorKey == nil or newer(k, cursorKey)) then
     seen[id] = true
     records[#records + 1] = {id = id, key = k, fields = fields}

@@ -64,7 +64,7 @@ for _, k in ipairs({key, groupKey}) do
   local kind = keyType(k)
   if kind ~= 'hash' and kind ~= 'none' then
     redis.call('DEL', k)
-    table.insert(repaired, k .. ' held a ' .. kind .. '; replaced by a fresh hash')
+    table.insert(repaired, (k == key and 'key' or ('group key ' .. k)) .. ' held a ' .. kind .. '; replaced by a fresh hash')
   end
 end
 

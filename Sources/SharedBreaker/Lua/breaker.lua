@@ -70,7 +70,7 @@ end
 -- The policy, "k=v;k=v" (see SharedBreakerOptions.swift), each value within its documented range.
 -- Keys this version does not know are ignored (a newer caller may send more).
 local CONFIG_RANGES = {
-  base_ms = {1, YEAR_MS}, max_ms = {1, YEAR_MS}, mult = {1, 1000, true}, ho_max = {1, 1000},
+  base_ms = {0, YEAR_MS}, max_ms = {0, YEAR_MS}, mult = {1, 1000, true}, ho_max = {1, 1000},
   ho_success = {1, 1000}, quorum = {1, 100}, min_open_ms = {0, YEAR_MS}, ho_max_wait_ms = {1, YEAR_MS},
   threshold = {0, 10000}, fw_count = {1, 10000}, tw_ms = {1, YEAR_MS}, rate = {0, 100, true},
   slow_rate = {0, 100, true}, min_calls = {1, 10000}, cw = {1, 1000},
@@ -96,7 +96,7 @@ local successThreshold = cfg.ho_success or 2
 local quorum = cfg.quorum or 1
 
 -- The operation's own argument.
-local PROBE_TOKEN = '^[^:,#%s%c]+$'
+local PROBE_TOKEN = '^[^:,%s%c]+$' -- '<instance>#<random>-<n>'
 if op == 'record' then
   if string.len(arg) > 65536 or (string.gsub(arg, '[SFsf]%d+', '')) ~= '' then
     return argError('record takes runs like S12F1 (S, F, s or f, then a count; at most 65536 bytes)', arg)
@@ -106,7 +106,7 @@ if op == 'record' then
     if n == nil or n < 1 or n > 1000000000 then return argError('record run counts must be 1..1000000000', count) end
   end
 elseif op == 'acquire' then
-  if string.len(arg) > 300 or not string.match(arg, PROBE_TOKEN) then return argError('acquire takes a probe token of 1-300 bytes without : , # spaces', arg) end
+  if string.len(arg) > 300 or not string.match(arg, PROBE_TOKEN) then return argError('acquire takes a probe token of 1-300 bytes without : , or spaces', arg) end
   local lease = strictInt(arg2 or '')
   if arg2 ~= nil and arg2 ~= '' and (lease == nil or lease < 1 or lease > MAX_LEASE_MS) then
     return argError('lease must be 1..' .. MAX_LEASE_MS .. ' ms', arg2)
@@ -254,8 +254,18 @@ if s.mode ~= 'enforce' and s.mode ~= 'shadow' then s.mode = 'enforce' end
 s.half_open_at_ms = timeField('half_open_at_ms')
 s.total_calls = int('total_calls', 0, 0)
 s.slow_calls = int('slow_calls', 0, 0)
-s.leases = list('leases', '^([^:,#%s%c]+):(%d+)$', function(_, expiry)
-  local n = strictInt(expiry); return n ~= nil and n <= now + MAX_LEASE_MS end)
+s.leases = list('leases', '^([^:,%s%c]+):(%d+)$', function(_, expiry) return strictInt(expiry) ~= nil end)
+do -- A lease lasts at most a day: one further ahead is shortened to that (it cannot wedge half-open).
+  local kept, clamped = {}, false
+  for token, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
+    if tonumber(expiry) > now + MAX_LEASE_MS then expiry = tostring(now + MAX_LEASE_MS); clamped = true end
+    table.insert(kept, token .. ':' .. expiry)
+  end
+  if clamped then
+    s.leases = table.concat(kept, ',')
+    table.insert(repaired, 'leases: an expiry more than a day ahead was shortened to a day')
+  end
+end
 s.contributors = list('contributors', '^([^:,#%s%c]+)$')
 s.window_contributors = list('window_contributors', '^([^:,#%s%c]+):(%d+):(%d+)$', function(_, at, seq)
   return storedTime(at) and strictInt(seq) ~= nil end)

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import BreakwaterTestSupport
+import Collectors
+import Foundation
+import SafeNumbers
+import Testing
+
+/// What an upstream (or anything between us and it) can send must never crash a poll, hand a
+/// credential to another origin, or count a local problem as an upstream failure.
+@Suite("Untrusted upstream input: Retry-After, redirects, local errors", .serialized)
+struct UntrustedUpstreamTests {
+    @Test("Retry-After of any size parses without trapping and saturates", arguments: [
+        "99999999999999999", "4611686018427387", "9223372036854775807", "9223372036854775808",
+        "99999999999999999999999999999999", String(repeating: "9", count: 200),
+    ])
+    func hugeRetryAfter(value: String) throws {
+        let parsed = try #require(UpstreamClassifier.retryAfter(value, now: Date()))
+        #expect(parsed >= .seconds(86_400 * 365))
+        // What the schedule does with it next: milliseconds, never trapping.
+        #expect(parsed.roundedMilliseconds > 0)
+    }
+
+    @Test("Retry-After that is neither form is ignored, never a crash", arguments: [
+        "-5", "", " ", "1e20", "inf", "nan", "3.5", "+5", "0x10", "\u{0}", "٣", "Wed, 99 Foo 2026 25:61:61 GMT",
+        String(repeating: "x", count: 10_000),
+    ])
+    func oddRetryAfter(value: String) {
+        _ = UpstreamClassifier.retryAfter(value, now: Date())
+    }
+
+    @Test("a redirect is not followed: the API key never reaches another origin")
+    func redirectNotFollowed() async throws {
+        let other = try FlakyUpstream()
+        defer { other.stop() }
+        let api = try FlakyUpstream(arguments: ["--mode", "redirect", "--redirect-to", other.url().appendingPathComponent("steal").absoluteString])
+        defer { api.stop() }
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamFetcher.clientConfiguration)
+        let fetcher = UpstreamFetcher(client: client)
+        let source = SourceDefinition(kind: .moralis, baseURL: api.url().appendingPathComponent("api/v2.2"), apiKey: "secret-moralis-key",
+                                      params: ["address": "0x6b175474e89094c44da98b954eedeac495271d0f"], timeout: .seconds(5))
+        let verdict = await fetcher.poll(source)
+        try await client.shutdown()
+        #expect(try api.requestCount() == 1)
+        #expect(try other.requestCount() == 0, "the redirect target received the request (and the key)")
+        guard case .notCounted(let reason) = verdict else {
+            Issue.record("a redirect was \(verdict), not a reported, uncounted result"); return
+        }
+        #expect(reason.contains("redirect") && reason.contains(other.url().host ?? "127.0.0.1"))
+    }
+
+    @Test("an API key HTTP cannot carry is a local error: not sent, not counted, never shown", arguments: [
+        "line\nbreak", "carriage\rreturn", "nul\u{0}byte",
+    ])
+    func headerUnsafeKey(key: String) async throws {
+        let api = try FlakyUpstream()
+        defer { api.stop() }
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: UpstreamFetcher.clientConfiguration)
+        let fetcher = UpstreamFetcher(client: client)
+        let source = SourceDefinition(kind: .moralis, baseURL: api.url().appendingPathComponent("api/v2.2"), apiKey: key,
+                                      params: ["address": "0x6b175474e89094c44da98b954eedeac495271d0f"], timeout: .seconds(5))
+        let verdict = await fetcher.poll(source)
+        try await client.shutdown()
+        #expect(try api.requestCount() == 0)
+        if case .failure = verdict { Issue.record("a local error counted as an upstream failure: \(verdict)") }
+        let text = "\(verdict)"
+        for part in key.split(whereSeparator: { $0.isNewline || $0 == "\u{0}" }) {
+            #expect(!text.contains(part), "the verdict carries the key: \(text)")
+        }
+    }
+}
