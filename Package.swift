@@ -127,7 +127,7 @@ let package = Package(
         // scripts/chaos scenario 7: the shared breaker's script against a reference model.
         .executableTarget(
             name: "breakwater-modelcheck",
-            dependencies: ["SharedBreaker", "RedisClient", "BreakerCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["SharedBreaker", "FleetCollection", "RedisClient", "BreakerCore", .product(name: "Logging", package: "swift-log")]
         ),
         // Test helpers: throwaway redis-server processes, unique key prefixes.
         .target(name: "BreakwaterTestSupport", dependencies: ["RedisClient"], path: "Tests/Support"),

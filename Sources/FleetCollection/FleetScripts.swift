@@ -33,3 +33,15 @@ public struct FleetScriptError: Error, CustomStringConvertible {
     /// What was wrong, naming the script.
     public var description: String
 }
+
+/// Raw access to the fleet scripts for `breakwater-modelcheck --fuzz-state`, which calls them
+/// with every argument a caller could send, valid or not. Not a stable API.
+@_spi(ModelCheck)
+public enum FleetScriptAccess {
+    /// `Lua/schedule.lua`.
+    public static var schedule: RedisScript { FleetScripts.schedule }
+    /// `Lua/quota.lua`.
+    public static var quota: RedisScript { FleetScripts.quota }
+    /// `Lua/commit.lua`.
+    public static var commit: RedisScript { FleetScripts.commit }
+}

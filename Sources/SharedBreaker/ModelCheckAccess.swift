@@ -1,3 +1,4 @@
+import BreakerCore
 import RedisClient
 
 /// Script-level access for `breakwater-modelcheck` (scripts/chaos scenario 7), which drives
@@ -31,5 +32,25 @@ public enum BreakerScriptAccess {
     ) async throws -> RedisValue {
         try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID,
                                      configuration: configuration, argument: argument, extra: extra, manual: manual)
+    }
+
+    /// The parts of a script reply the state fuzzer checks.
+    public struct Reply: Sendable {
+        /// The stored state after the call.
+        public var state: BreakerState
+        /// The stored version after the call.
+        public var version: Int
+        /// What the script repaired (empty when nothing).
+        public var repairs: String
+        /// The version moved in this call (a ledger entry was written).
+        public var transitionedOrRestored: Bool
+    }
+
+    /// Decodes a reply as ``SharedBreaker`` does.
+    ///
+    /// - Throws: ``RedisError`` when the reply is not a breaker script reply.
+    public static func decode(_ value: RedisValue) throws -> Reply {
+        let reply = try ScriptReply(value)
+        return Reply(state: reply.state, version: reply.version, repairs: reply.repairs, transitionedOrRestored: reply.transitioned)
     }
 }

@@ -45,7 +45,7 @@ struct ReferenceBreaker {
     init(config: BreakerConfig) throws {
         var unbounded = config
         halfOpenMaxCalls = config.halfOpenMaxCalls
-        unbounded.halfOpenMaxCalls = 1_000_000
+        unbounded.halfOpenMaxCalls = BreakerConfig.maximumProbes // the model counts probes itself; no run gets near this
         machine = try BreakerMachine(config: unbounded)
     }
 

@@ -5,6 +5,11 @@
 // after every step.
 //
 //   breakwater-modelcheck --seeds A..B [--steps N] [--redis URL] [--parallel P] [--trace]
+//   breakwater-modelcheck --fuzz-state --seeds A..B [--steps N] [--seconds S] [--redis URL] [--trace]
+//
+// --fuzz-state runs the state fuzzer instead (StateFuzz.swift): seeded corruption of every key
+// the product owns and script calls at and beyond the config's bounds, with invariants after
+// every step; --seconds stops starting new seeds after S seconds (long runs in scripts/chaos).
 //
 // One line per seed; on a divergence the seed's recent steps and a replay command. Exit 0 when
 // every seed matched, 1 on a divergence, 2 on a usage or Redis error.
@@ -39,6 +44,34 @@ let trace = arguments.contains("--trace")
 let url = option("--redis") ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? RedisConfiguration.defaultURL
 let redis: RedisConfiguration
 do { redis = try RedisConfiguration(url: url) } catch { fail("--redis \(RedisConfiguration.redacted(url)): \(error)") }
+
+if arguments.contains("--fuzz-state") {
+    let budget = option("--seconds").flatMap(Double.init)
+    let pool = RedisConnectionPool(configuration: redis, size: 1)
+    let begun = ContinuousClock.now
+    var failed = 0
+    var ran = 0
+    for seed in first...last {
+        if let budget, ContinuousClock.now - begun > .seconds(budget) { break }
+        ran += 1
+        do {
+            let o = try await StateFuzz(seed: seed, steps: steps, store: pool, trace: trace).run()
+            print("fuzz-state seed \(seed): ok steps=\(o.steps) calls=\(o.calls) corruptions=\(o.corruptions) validation_errors=\(o.cleanErrors) repaired_replies=\(o.repairs)")
+        } catch let violation as StateFuzz.Violation {
+            failed += 1
+            print("fuzz-state seed \(seed): VIOLATION \(violation)")
+            print("    replay: breakwater-modelcheck --fuzz-state --seeds \(seed) --steps \(steps) --redis URL --trace")
+        } catch {
+            failed += 1
+            print("fuzz-state seed \(seed): ERROR \(error)")
+        }
+        fflush(nil)
+    }
+    let seconds = ContinuousClock.now - begun
+    print("fuzz-state: seeds=\(ran) steps=\(steps) violations=\(failed) seconds=\(String(format: "%.1f", Double(seconds.components.seconds)))")
+    await pool.shutdown()
+    exit(failed > 0 ? 1 : 0)
+}
 
 let instances = (0..<3).map { _ in RedisConnectionPool(configuration: redis, size: 1) }
 let admin = RedisConnectionPool(configuration: redis, size: 2)

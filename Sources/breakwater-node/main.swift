@@ -50,7 +50,13 @@ let options = SharedBreakerOptions(breaker: config, probeLease: .milliseconds(In
 let redis = try RedisConfiguration(url: ProcessInfo.processInfo.environment["REDIS_URL"] ?? RedisConfiguration.defaultURL)
 let group = SharedBreakerGroup(instanceID: instance, redis: redis, pollInterval: .milliseconds(200))
 let background = Task { await group.run() }
-let breaker = try await group.breaker(named: name, options: options)
+let breaker: SharedBreaker
+do {
+    breaker = try await group.breaker(named: name, options: options)
+} catch {
+    FileHandle.standardError.write(Data("breakwater-node: invalid breaker options: \(error)\n".utf8))
+    exit(2)
+}
 
 /// CLOCK_MONOTONIC in ns: one system-wide clock, so two processes' stamps can be subtracted.
 func monotonicNanoseconds() -> Int64 {

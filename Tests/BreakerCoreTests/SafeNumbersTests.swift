@@ -40,7 +40,7 @@ struct SafeNumbersTests {
     @Test("rounded milliseconds are exact where they fit: 0.2 s is 200 ms, not 201")
     func rounding() {
         #expect(Duration.seconds(0.2).roundedMilliseconds == 200)
-        #expect(Duration.seconds(1.0005).roundedMilliseconds == 1001)
+        #expect(Duration.seconds(1.0006).roundedMilliseconds == 1001)
         #expect(Duration.milliseconds(-3).roundedMilliseconds == -3)
         for ms in [Int64(0), 1, 999, 86_400_000, 9_000_000_000_000] {
             #expect(Duration.milliseconds(ms).roundedMilliseconds == ms)

@@ -49,7 +49,7 @@ struct UntrustedUpstreamTests {
     }
 
     @Test("an API key HTTP cannot carry is a local error: not sent, not counted, never shown", arguments: [
-        "line\nbreak", "carriage\rreturn", "nul\u{0}byte",
+        "Qk7Zp2Xw\nVb9Ty4Lm", "Qk7Zp2Xw\rVb9Ty4Lm", "Qk7Zp2Xw\u{0}Vb9Ty4Lm",
     ])
     func headerUnsafeKey(key: String) async throws {
         let api = try FlakyUpstream()
@@ -63,7 +63,7 @@ struct UntrustedUpstreamTests {
         #expect(try api.requestCount() == 0)
         if case .failure = verdict { Issue.record("a local error counted as an upstream failure: \(verdict)") }
         let text = "\(verdict)"
-        for part in key.split(whereSeparator: { $0.isNewline || $0 == "\u{0}" }) {
+        for part in ["Qk7Zp2Xw", "Vb9Ty4Lm"] {
             #expect(!text.contains(part), "the verdict carries the key: \(text)")
         }
     }

@@ -92,7 +92,7 @@ struct SentinelFailoverTests {
         }
         let processes = try (0..<3).map { index in
             try ChildProcess(node, ["record", "--name", name.rawValue, "--id", "p\(index)", "--tasks", "2", "--outcome", "success",
-                                    "--threshold", "1000000", "--duration-ms", "8000", "--pause-ms", "5"], environment: environment)
+                                    "--threshold", "10000", "--duration-ms", "8000", "--pause-ms", "5"], environment: environment)
         }
         defer { for process in processes { process.stop(signal: SIGKILL) } }
         // Fail over once every process is writing.

@@ -126,8 +126,11 @@ struct StoredStateRepairTests {
         await fleet.groups[0].flush()
         let stored = Int(try await storedFields(name, pool)["version"] ?? "0") ?? 0
         let payload = #"{"name":"\#(name.rawValue)","from":"closed","to":"open","version":\#(stored + ahead),"by":"intruder","at_ms":1,"reason":"forged","opened_at_ms":1,"open_timeout_ms":60000}"#
-        _ = try await pool.execute("PUBLISH", name.eventsChannel, payload)
-        #expect(await eventually { breaker.view.version == stored + ahead })
+        // Published until applied: the subscription may still be starting.
+        #expect(await eventually(interval: .milliseconds(50)) {
+            _ = try? await pool.execute("PUBLISH", name.eventsChannel, payload)
+            return breaker.view.version == stored + ahead
+        })
         // The next periodic check reads the store: the view follows it, and nothing reopens.
         #expect(await eventually { breaker.view.version == stored && breaker.view.state == .closed })
         try await Task.sleep(for: .milliseconds(600)) // three more checks

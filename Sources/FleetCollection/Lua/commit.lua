@@ -79,6 +79,13 @@ local newest = cursor
 if #records > 0 then newest = records[#records].id end
 if newest then redis.call('HSET', schedKey, 'cursor', newest) end
 redis.call('HSET', schedKey, 'cursor_updated_by', instance)
--- Only ever lengthens the TTL: the schedule keeps its key alive past its deadlines.
-if redis.call('PTTL', schedKey) < TTL_MS then redis.call('PEXPIRE', schedKey, TTL_MS) end
+-- Only ever lengthens the TTL, to at least a day past the schedule's furthest deadline.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keep = TTL_MS
+for _, field in ipairs({'next_due_ms', 'paused_until_ms'}) do
+  local v = strictInt(redis.call('HGET', schedKey, field) or '')
+  if v ~= nil and v - now + TTL_MS > keep then keep = v - now + TTL_MS end
+end
+if redis.call('PTTL', schedKey) < keep then redis.call('PEXPIRE', schedKey, keep) end
 return {#records, count - #records, newest or '', table.concat(repaired, '; ')}

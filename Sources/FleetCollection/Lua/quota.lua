@@ -68,32 +68,56 @@ end
 -- kept as the new ring's first slots, so a resize never grants a burst.
 local storedRequests = strictInt(redis.call('HGET', key, 'requests') or '')
 local storedPer = strictInt(redis.call('HGET', key, 'per_ms') or '')
+-- Slots are read in batches: a ring of MAX_REQUESTS slots costs a few commands, not ten
+-- thousand (every call stays well inside Redis's latency budget).
+local BATCH = 500
+local function ringValues(n)
+  local values = {}
+  for first = 0, n - 1, BATCH do
+    local names = {}
+    for i = first, math.min(n - 1, first + BATCH - 1) do table.insert(names, 't' .. i) end
+    local got = redis.call('HMGET', key, unpack(names))
+    for j = 1, #names do values[first + j - 1] = got[j] end
+  end
+  return values
+end
+
+local META = {'kind', 'guard_ms', 'paused_until_ms', 'paused_by', 'paused_source', 'last_taken_by', 'last_taken_ms'}
 if op == 'take' and (storedRequests ~= requests or storedPer ~= perMs) then
   local latest = 0
   if storedRequests ~= nil and storedRequests > 0 and storedRequests <= MAX_REQUESTS then
+    local old = ringValues(storedRequests)
     for i = 0, storedRequests - 1 do
-      local v = strictInt(redis.call('HGET', key, 't' .. i) or '')
+      local v = strictInt(old[i] or '')
       if v ~= nil and v > latest and v <= now + MAX_HOLD_MS then latest = v end
-      redis.call('HDEL', key, 't' .. i, 'g' .. i)
     end
   end
+  local floor = strictInt(redis.call('HGET', key, 'floor_ms') or '')
+  if floor ~= nil and floor > latest and floor <= now + MAX_HOLD_MS then latest = floor end
   if storedRequests ~= nil then
     table.insert(repaired, 'rate limit changed from ' .. tostring(storedRequests) .. '/' .. tostring(storedPer)
       .. ' ms to ' .. requests .. '/' .. perMs .. ' ms; ring restarted')
   end
-  -- Until the newest old grant has aged out, treat every slot as taken at that time.
-  for i = 0, requests - 1 do
-    if latest > 0 then redis.call('HSET', key, 't' .. i, latest) end
+  -- A fresh ring in O(1): the key is rewritten with its metadata, and every slot not yet
+  -- written counts as taken at the newest old grant (floor_ms) until it has aged out.
+  local kept = {}
+  local metaValues = redis.call('HMGET', key, unpack(META))
+  for i, field in ipairs(META) do
+    if metaValues[i] then table.insert(kept, field); table.insert(kept, metaValues[i]) end
   end
-  redis.call('HSET', key, 'requests', requests, 'per_ms', perMs, 'next', 0)
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'requests', requests, 'per_ms', perMs, 'next', 0, 'floor_ms', latest, unpack(kept))
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
+local floorMs = strictInt(redis.call('HGET', key, 'floor_ms') or '') or 0
+if floorMs < 0 or floorMs > now + MAX_HOLD_MS then floorMs = now end
 
 -- When slot i's request reached (or may still reach) the upstream; garbage, or a time
 -- further ahead than any hold, counts as "just now" (the cautious reading: never grant a
 -- token whose history is unknown).
-local function slot(i)
-  local raw = redis.call('HGET', key, 't' .. i)
-  if not raw then return 0 end
+local function checkedSlot(i, raw)
+  if not raw then return floorMs end
   local v = strictInt(raw)
   if v == nil or v < 0 or v > now + MAX_HOLD_MS then
     redis.call('HSET', key, 't' .. i, now)
@@ -102,11 +126,13 @@ local function slot(i)
   end
   return v
 end
+local function slot(i) return checkedSlot(i, redis.call('HGET', key, 't' .. i)) end
 
 local function tokensLeft(n, per)
   local left = 0
+  local values = ringValues(n)
   for i = 0, n - 1 do
-    if slot(i) + per + guardMs <= now then left = left + 1 end
+    if checkedSlot(i, values[i]) + per + guardMs <= now then left = left + 1 end
   end
   return left
 end

@@ -102,7 +102,7 @@ end
 local function keepAlive()
   local furthest = now
   for _, field in ipairs({'next_due_ms', 'paused_until_ms'}) do
-    local v = strictInt(redis.call('HGET', key, field) or '')
+    local v = deadline(field) -- garbage is dropped (and reported) whatever the op
     if v ~= nil and v > furthest then furthest = v end
   end
   redis.call('PEXPIRE', key, (furthest - now) + TTL_MS)
@@ -150,6 +150,11 @@ if op == 'claim' then
     redis.call('HSET', key, 'next_due_ms', nextDue)
   end
   redis.call('HSET', key, 'claimed_by', instance, 'last_poll_ms', now, 'last_poll_by', instance)
+  local polls = redis.call('HGET', key, 'polls')
+  if polls and (strictInt(polls) == nil or strictInt(polls) < 0) then
+    table.insert(repaired, 'polls=' .. string.sub(polls, 1, 32) .. ' is invalid; reset to 0')
+    redis.call('HSET', key, 'polls', 0)
+  end
   redis.call('HINCRBY', key, 'polls', 1)
   touch()
   keepAlive()

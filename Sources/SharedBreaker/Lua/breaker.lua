@@ -140,8 +140,8 @@ local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
 local isNew = (#flat == 0)
 
--- The newest ledger entry with a valid version (outside writers may have appended garbage):
--- versions continue past it, and a lost hash is restored from it.
+-- The highest valid version among the newest ledger entries (outside writers may have appended
+-- garbage): versions continue past it, and a lost hash is restored from that entry.
 local ledgerLast = false
 if hasLedger then
   local newest = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 16)
@@ -150,7 +150,7 @@ if hasLedger then
     local fields = item[2]
     for i = 1, #fields, 2 do e[fields[i]] = fields[i + 1] end
     e.v = strictInt(e.version or '')
-    if e.v ~= nil and e.v >= 0 and e.v <= MAX_STORED then ledgerLast = e; break end
+    if e.v ~= nil and e.v >= 0 and e.v <= MAX_STORED and (not ledgerLast or e.v > ledgerLast.v) then ledgerLast = e end
   end
 end
 
@@ -206,7 +206,7 @@ local function storedTime(raw) local n = strictInt(raw); return n ~= nil and n >
 -- Callers without a policy (the CLI's manual actions) use the one the daemons stored.
 -- Timeouts are whole milliseconds, at least 1 (a 0 ms timeout would half-open at once).
 local base = math.max(1, math.floor(cfg.base_ms or int('base_open_timeout_ms', 300000, 1, YEAR_MS)))
-local mult = cfg.mult or tonumber(h.backoff_multiplier) or 1.5
+local mult = cfg.mult or (string.len(h.backoff_multiplier or '') <= 32 and tonumber(h.backoff_multiplier)) or 1.5
 if type(mult) ~= 'number' or mult ~= mult or mult < 1 or mult > 1000 then mult = 1.5 end
 local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout_ms', 3600000, 1, YEAR_MS)))
 
@@ -246,6 +246,7 @@ s.time_in_open_ms = int('time_in_open_ms', 0, 0)
 s.failed_recoveries_total = int('failed_recoveries_total', 0, 0)
 s.last_failure_at_ms = timeField('last_failure_at_ms')
 s.last_transition_at_ms = timeField('last_transition_at_ms')
+timeField('updated_at_ms') -- rewritten on every save; read only so garbage is repaired (and saved)
 s.forced_until_ms = int('forced_until_ms', 0, 0)
 s.forced_note = text('forced_note', 4096)
 s.forced_actor = text('forced_actor', 256)
@@ -322,14 +323,20 @@ local timeWindowMs = cfg.tw_ms or 0
 local bucketMs = 1000
 if timeWindowMs > 0 then bucketMs = math.max(100, math.floor(timeWindowMs / 20)) end
 
+-- Every outcome of a run is applied in O(1): running totals for the buckets and the count
+-- window, the window as a queue, quorum counts recomputed only when they can change. So the
+-- work of a call is bounded by the policy's bounds, not by the square of them.
 local buckets = {}
+local bucketCalls, bucketFails, bucketSlow = 0, 0, 0
 local function loadBuckets()
   buckets = {}
+  bucketCalls, bucketFails, bucketSlow = 0, 0, 0
   if timeWindowMs <= 0 then return end
   for b, c, f, sl in string.gmatch(s.buckets, '(%d+):(%d+):(%d+):(%d+)') do
     local start = tonumber(b)
     if start > now - timeWindowMs then
       table.insert(buckets, {start, tonumber(c), tonumber(f), tonumber(sl)})
+      bucketCalls = bucketCalls + tonumber(c); bucketFails = bucketFails + tonumber(f); bucketSlow = bucketSlow + tonumber(sl)
     end
   end
 end
@@ -347,28 +354,54 @@ local function addToBucket(failed, slow, n)
     table.insert(buckets, last)
   end
   last[2] = last[2] + n
-  if failed then last[3] = last[3] + n end
-  if slow then last[4] = last[4] + n end
+  bucketCalls = bucketCalls + n
+  if failed then last[3] = last[3] + n; bucketFails = bucketFails + n end
+  if slow then last[4] = last[4] + n; bucketSlow = bucketSlow + n end
 end
-local function bucketTotals()
-  local c, f, sl = 0, 0, 0
-  for _, b in ipairs(buckets) do c = c + b[2]; f = f + b[3]; sl = sl + b[4] end
-  return c, f, sl
+local function bucketTotals() return bucketCalls, bucketFails, bucketSlow end
+
+-- The count window: the last `countWindow` outcome characters, as a queue win[head..tail].
+local win, winHead, winTail = {}, 1, 0
+local winCalls, winFails, winSlow = 0, 0, 0
+local function windowReset()
+  win, winHead, winTail, winCalls, winFails, winSlow = {}, 1, 0, 0, 0, 0
 end
-local function windowTotals()
-  local c = string.len(s.window)
-  local _, f = string.gsub(s.window, '[Ff]', '')
-  local _, sl = string.gsub(s.window, '[sf]', '')
-  return c, f, sl
+local function windowPush(ch)
+  winTail = winTail + 1
+  win[winTail] = ch
+  winCalls = winCalls + 1
+  if ch == 'F' or ch == 'f' then winFails = winFails + 1 end
+  if ch == 's' or ch == 'f' then winSlow = winSlow + 1 end
+  if winCalls > countWindow then
+    local old = win[winHead]
+    win[winHead] = nil
+    winHead = winHead + 1
+    winCalls = winCalls - 1
+    if old == 'F' or old == 'f' then winFails = winFails - 1 end
+    if old == 's' or old == 'f' then winSlow = winSlow - 1 end
+  end
 end
+local function loadWindow()
+  windowReset()
+  if countWindow <= 0 then return end
+  for ch in string.gmatch(s.window, '[SFsf]') do windowPush(ch) end
+end
+local function saveWindow()
+  if countWindow > 0 then s.window = table.concat(win, '', winHead, winTail) end
+end
+local function windowTotals() return winCalls, winFails, winSlow end
 
 -- Quorum bookkeeping. `contributors`: instances with a failure in the current run of
 -- consecutive failures (cleared when a success resets failure_count). `window_contributors`:
 -- "id:at_ms:seq" per instance with a failure still inside a window policy's window (aged out by
 -- time for time windows, by call count -- seq is total_calls at that failure -- for count windows).
 local usesWindows = timeWindowMs > 0 or countWindow > 0
+local contributedAt = nil -- total_calls when this call last added `by` (the entry is the same until it moves)
+local quorumCache = nil
 local function addContributor()
-  if quorum <= 1 then return end
+  if quorum <= 1 or contributedAt == s.total_calls then return end
+  contributedAt = s.total_calls
+  quorumCache = nil
   local known = false
   for id in string.gmatch(s.contributors, '[^,]+') do if id == by then known = true end end
   if not known then
@@ -401,12 +434,19 @@ local function windowContributorCount()
   s.window_contributors = table.concat(kept, ',')
   return n
 end
+-- Both quorum conditions; they change only when a contributor is added or total_calls moves.
+local function quorumReached()
+  if quorum <= 1 then return true, true end
+  if quorumCache == nil or quorumCache[3] ~= s.total_calls then
+    quorumCache = {contributorCount() >= quorum, usesWindows and windowContributorCount() >= quorum, s.total_calls}
+  end
+  return quorumCache[1], quorumCache[2]
+end
 
 -- Which policy fires, or nil. With a quorum, each policy needs that many distinct instances
 -- among the failures it counts.
 local function tripReason()
-  local consecutiveQuorum = quorum <= 1 or contributorCount() >= quorum
-  local windowQuorum = quorum <= 1 or (usesWindows and windowContributorCount() >= quorum)
+  local consecutiveQuorum, windowQuorum = quorumReached()
   if consecutiveQuorum and threshold > 0 and s.failure_count >= threshold then return 'failure_threshold' end
   if not windowQuorum then return nil end
   local fwCount = cfg.fw_count or 0
@@ -434,6 +474,10 @@ local function clearTripCounters()
   s.window = ''
   s.buckets = ''
   buckets = {}
+  bucketCalls, bucketFails, bucketSlow = 0, 0, 0
+  windowReset()
+  quorumCache = nil
+  contributedAt = nil
 end
 
 -- Transitions -----------------------------------------------------------------------------
@@ -584,12 +628,55 @@ if s.forced ~= '' and s.forced_until_ms > 0 and now >= s.forced_until_ms then
   manual = saveManual
 end
 
+-- How many more failures of kind `c` can be applied before any policy could fire: a lower
+-- bound per policy (its threshold, its minimum number of calls, the failures a rate needs),
+-- so applying that many at once changes nothing but the work. With a quorum not reached a
+-- policy cannot fire in this run at all (the contributors do not change within a run).
+local function failuresBeforeAnyTrip(c)
+  local INF = 1000000000
+  local skip = INF
+  local consecutiveQuorum, windowQuorum = quorumReached()
+  local slowFailure = (c == 'f')
+  if threshold > 0 and consecutiveQuorum then skip = math.min(skip, threshold - s.failure_count - 1) end
+  local fwCount = cfg.fw_count or 0
+  if windowQuorum and fwCount > 0 and timeWindowMs > 0 then skip = math.min(skip, fwCount - bucketFails - 1) end
+  local ratePct, slowPct = cfg.rate or 0, cfg.slow_rate or 0
+  if windowQuorum and (ratePct > 0 or slowPct > 0) then
+    local minCalls = cfg.min_calls or 1
+    if countWindow > 0 then
+      if winCalls < minCalls then
+        skip = math.min(skip, minCalls - winCalls - 1)
+      else
+        -- Once the window holds only outcomes like this one, its rates stop changing: they
+        -- fired already or never will. Until then, one by one (at most the window's size).
+        local saturated = winCalls == countWindow and winFails == winCalls and ((slowFailure and winSlow == winCalls) or (not slowFailure and winSlow == 0))
+        if not saturated then skip = 0 end
+      end
+    else
+      local calls, fails, slows = bucketCalls, bucketFails, bucketSlow
+      if calls < minCalls then
+        skip = math.min(skip, minCalls - calls - 1)
+      else
+        -- (x + k) / (calls + k) >= pct / 100 first holds at k = (pct * calls - 100 x) / (100 - pct).
+        local function needed(x, pct)
+          if pct >= 100 then if x >= calls then return 0 else return INF end end
+          return math.max(0, math.ceil((pct * calls - 100 * x) / (100 - pct)) - 1)
+        end
+        if ratePct > 0 then skip = math.min(skip, needed(fails, ratePct)) end
+        -- Slow failures raise the slow-call rate; other failures only lower it.
+        if slowPct > 0 and slowFailure then skip = math.min(skip, needed(slows, slowPct)) end
+      end
+    end
+  end
+  return math.max(0, math.min(skip, INF))
+end
 -- Past this many failures in one run every policy has crossed its threshold or cannot (see record).
 local stepwiseLimit = math.max(threshold, cfg.fw_count or 0, countWindow, cfg.min_calls or 0) + 2
 
 if op == 'record' then
   -- arg is run-length encoded, in call order: "S120F3s2" = 120 successes, 3 failures, 2 slow successes.
   loadBuckets()
+  loadWindow()
   local recorded = 0
   for c, count in string.gmatch(arg, '([SFsf])(%d+)') do
     local n = tonumber(count)
@@ -606,37 +693,37 @@ if op == 'record' then
     if slow then s.slow_calls = s.slow_calls + n end
     if s.state == 'closed' and s.forced == '' then
       if failed then
-        -- Failures one by one while a policy can still cross its threshold, so the trip happens
-        -- at exactly the tripping failure; past every threshold the rest of the run is applied
-        -- at once (the work per call is bounded whatever the batch size: no BUSY Redis).
-        local stepwise = math.min(n, stepwiseLimit)
-        local applied = 0
-        for _ = 1, stepwise do
-          applied = applied + 1
-          s.failure_count = s.failure_count + 1
-          addContributor()
-          if countWindow > 0 then s.window = s.window .. c end
-          addToBucket(true, slow, 1)
-          if countWindow > 0 and string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
-          if tripIfDue() then break end
-        end
-        local rest = n - applied
-        if rest > 0 and s.state == 'closed' then
-          s.failure_count = s.failure_count + rest
-          if countWindow > 0 then
-            s.window = s.window .. string.rep(c, math.min(rest, countWindow))
-            if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
+        -- Failures that no policy can act on yet are applied at once; then one by one while a
+        -- policy can still cross its threshold, so the trip happens at exactly the tripping
+        -- failure; past every threshold the rest of the run is applied at once. The work per
+        -- call stays bounded by the policy's bounds whatever the batch size: no BUSY Redis.
+        addContributor()
+        local remaining = n
+        local single = 0
+        while remaining > 0 and s.state == 'closed' do
+          local skip = math.min(remaining, failuresBeforeAnyTrip(c))
+          if skip == 0 and single >= stepwiseLimit then skip = remaining end
+          if skip > 0 then
+            s.failure_count = s.failure_count + skip
+            for _ = 1, math.min(skip, countWindow) do windowPush(c) end
+            addToBucket(true, slow, skip)
+            remaining = remaining - skip
+            if remaining == 0 then tripIfDue() end
+          else
+            single = single + 1
+            s.failure_count = s.failure_count + 1
+            if countWindow > 0 then windowPush(c) end
+            addToBucket(true, slow, 1)
+            remaining = remaining - 1
+            if tripIfDue() then break end
           end
-          addToBucket(true, slow, rest)
-          tripIfDue()
         end
       else
         s.failure_count = 0
         s.contributors = ''
-        if countWindow > 0 then
-          s.window = s.window .. string.rep(c, math.min(n, countWindow))
-          if string.len(s.window) > countWindow then s.window = string.sub(s.window, -countWindow) end
-        end
+        quorumCache = nil
+        contributedAt = nil
+        for _ = 1, math.min(n, countWindow) do windowPush(c) end
         addToBucket(false, slow, n)
         -- A success can bring the window up to its minimum number of calls: rate policies fire then too.
         tripIfDue()
@@ -644,6 +731,7 @@ if op == 'record' then
     end
   end
   saveBuckets()
+  saveWindow()
   dirty = dirty or recorded > 0
 elseif op == 'acquire' then
   maybeReopenStaleHalfOpen()
@@ -670,7 +758,7 @@ elseif op == 'probe' then
   -- failure still reopens with backoff. From an earlier period it only counts.
   local token, outcome, grantedVersion = string.match(arg, '^([^:,]+):([SFI]):?(%d*)$')
   if token == nil then
-    return redis.error_reply('probe argument must be token:S|F|I[:version], got ' .. string.sub(tostring(arg), 1, 64))
+    return argError('probe takes token:S|F|I[:version]', arg)
   end
   local leasesBefore = s.leases
   local held = takeLease(token)
