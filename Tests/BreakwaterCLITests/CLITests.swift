@@ -48,6 +48,22 @@ struct CLITests {
         for field in fields { #expect(result.output.contains(field), "missing \(field) in: \(result.output)") }
     }
 
+    @Test("check-config refuses an API key HTTP cannot carry, naming the variable and never the key")
+    func checkConfigHeaderUnsafeKey() async throws {
+        let path = try writeConfig("""
+        collectors:
+          - { name: api, kind: moralis, base_url: "http://127.0.0.1:1/x", interval_seconds: 1, api_key_env: BW_TEST_KEY, params: { address: "0x6b175474e89094c44da98b954eedeac495271d0f" } }
+        """)
+        let bad = try await breakwater(["check-config", "--config", path], environment: ["BW_TEST_KEY": "Qk7Zp2Xw\nVb9Ty4Lm"])
+        #expect(bad.exitCode == 2)
+        #expect(bad.output.contains("BW_TEST_KEY") && bad.output.contains("line break"), "\(bad.output)")
+        #expect(!bad.output.contains("Qk7Zp2Xw") && !bad.output.contains("Vb9Ty4Lm"), "the key is in the output: \(bad.output)")
+        let good = try await breakwater(["check-config", "--config", path], environment: ["BW_TEST_KEY": "Qk7Zp2XwVb9Ty4Lm"])
+        #expect(good.exitCode == 0, "\(good.output)")
+        let unset = try await breakwater(["check-config", "--config", path])
+        #expect(unset.exitCode == 0 && unset.output.contains("BW_TEST_KEY is not set here"), "\(unset.output)")
+    }
+
     @Test("a missing config file is a usage error (exit 2) naming the file")
     func missingConfig() async throws {
         let result = try await breakwater(["run", "--config", "/nonexistent/breakwater.yaml"])

@@ -141,6 +141,47 @@ struct FleetEndToEndTests {
         for daemon in daemons { #expect(daemon.process.isRunning) }
     }
 
+    @Test("a 429 with a Retry-After of any size: no crash, no hot loop, paused for max_pause and logged",
+          arguments: ["99999999999999999", "4611686018427387", "99999999999999999999999999"])
+    func hugeRetryAfter(retryAfter: String) async throws {
+        let name = Self.uniqueName("huge-ra")
+        let upstream = try FlakyUpstream(arguments: ["--schedule", "healthy:2,ratelimit:1,healthy:1000000", "--retry-after", retryAfter])
+        let yaml = "collectors:\n" + Self.httpCollector(name, url: upstream.baseURL + "/data", interval: 0.1, extra: "    max_pause_seconds: 3600")
+        let daemons = try (1...2).map { try daemon("ra-\($0)-\(name.suffix(4))", yaml) }
+        defer { Task { await cleanUp([name]) } }
+        #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestLog().requests) ?? []).contains { $0.status == 429 } })
+        let throttled = try #require(try upstream.requestLog().requests.first { $0.status == 429 }).time
+        try await waitForUpstreamClock(upstream, until: throttled + 3)
+        let after = Self.arrivals(try upstream.requestLog().requests, from: throttled + 0.25, to: throttled + 3)
+        #expect(after.isEmpty, "\(after.count) requests during a pause the upstream asked for")
+        for daemon in daemons { #expect(daemon.process.isRunning, "a daemon died: \(daemon.process.output.suffix(1500))") }
+        let paused = Int64(try await pool.execute("HGET", "cb_sched:" + name, "paused_until_ms").string ?? "")
+        let now = try await pool.execute("TIME").array.flatMap { $0.first?.int }.map { $0 * 1000 } ?? 0
+        let ahead = try #require(paused, "paused_until_ms is not an integer") - now
+        #expect(ahead > 3_500_000 && ahead <= 3_601_000, "paused for \(ahead) ms, not max_pause (3600 s)")
+        #expect(daemons.contains { $0.process.output.contains("longer than max_pause") }, "the clamp was not logged")
+    }
+
+    @Test("a 429 seen by one collector pauses every collector of its rate-limit group")
+    func groupPause() async throws {
+        let name = Self.uniqueName("grp")
+        let group = "g-" + name
+        let limited = try FlakyUpstream(arguments: ["--schedule", "healthy:3,ratelimit:1,healthy:1000000", "--retry-after", "4"])
+        let sibling = try FlakyUpstream()
+        let limit = "    rate_limit: { requests: 100, per_seconds: 1, group: \(group) }"
+        let yaml = "collectors:\n" + Self.httpCollector(name + "-a", url: limited.baseURL + "/data", interval: 0.2, extra: limit) + "\n"
+            + Self.httpCollector(name + "-b", url: sibling.baseURL + "/data", interval: 0.2, extra: limit)
+        let daemon = try daemon("grp-\(name.suffix(4))", yaml)
+        defer { Task { await cleanUp([name + "-a", name + "-b"], groups: [group]) } }
+        #expect(await eventually(timeout: .seconds(30)) { ((try? limited.requestLog().requests) ?? []).contains { $0.status == 429 } })
+        // The sibling's own clock: wait until it has seen 3 s more of requests (or none).
+        let start = try sibling.requestLog().now
+        try await waitForUpstreamClock(sibling, until: start + 3)
+        let siblingDuring = Self.arrivals(try sibling.requestLog().requests, from: start + 0.5, to: start + 3)
+        #expect(siblingDuring.isEmpty, "the other collector of the group polled \(siblingDuring.count) times during the group's pause")
+        #expect(daemon.process.isRunning)
+    }
+
     @Test("cursor: 3 replicas polling overlapping Twitter pages, restarts and a kill -9 in between: each tweet id once in the stream")
     func cursorExactlyOnce() async throws {
         let name = Self.uniqueName("tw")
