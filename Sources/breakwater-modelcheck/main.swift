@@ -5,7 +5,7 @@
 // after every step.
 //
 //   breakwater-modelcheck --seeds A..B [--steps N] [--redis URL] [--parallel P] [--trace]
-//   breakwater-modelcheck --fuzz-state --seeds A..B [--steps N] [--seconds S] [--redis URL] [--trace]
+//   breakwater-modelcheck --fuzz-state --seeds A..B [--steps N] [--seconds S] [--slow-ms MS] [--redis URL] [--trace]
 //
 // --fuzz-state runs the state fuzzer instead (StateFuzz.swift): seeded corruption of every key
 // the product owns and script calls at and beyond the config's bounds, with invariants after
@@ -55,7 +55,9 @@ if arguments.contains("--fuzz-state") {
         if let budget, ContinuousClock.now - begun > .seconds(budget) { break }
         ran += 1
         do {
-            let o = try await StateFuzz(seed: seed, steps: steps, store: pool, trace: trace).run()
+            var fuzz = StateFuzz(seed: seed, steps: steps, store: pool, trace: trace)
+            if let slow = option("--slow-ms").flatMap(Int64.init), slow > 0 { fuzz.slowMilliseconds = slow }
+            let o = try await fuzz.run()
             print("fuzz-state seed \(seed): ok steps=\(o.steps) calls=\(o.calls) corruptions=\(o.corruptions) validation_errors=\(o.cleanErrors) repaired_replies=\(o.repairs)")
         } catch let violation as StateFuzz.Violation {
             failed += 1

@@ -100,7 +100,7 @@ struct ScheduleLifetimeTests {
             guard case .paused(let left) = try await s.claim(interval: .seconds(1), mode: .fleet, group: nil, kind: "twitter").decision else {
                 Issue.record("\(label) polls into the group's 429"); continue
             }
-            #expect(left > .seconds(55))
+            #expect(left > .seconds(20)) // of 60 s (a busy machine may take seconds between the calls)
         }
         guard case .poll = try await other.claim(interval: .seconds(1), mode: .perInstance, group: nil, kind: "twitter").decision else {
             Issue.record("another group was paused too"); return
