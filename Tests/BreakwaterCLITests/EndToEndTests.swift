@@ -30,6 +30,12 @@ struct EndToEndTests {
         try upstream.setMode("error500")
         #expect(await eventually(timeout: .seconds(10)) { await field(name, "state") == "open" })
         let openedVersion = await field(name, "version")
+        // Both views open first (on a busy machine the event can take a while to arrive; a
+        // retry admitted on a stale closed view is not what this checks).
+        _ = await eventually(timeout: .seconds(10)) {
+            daemons.allSatisfy { (try? Loopback.http(port: $0.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) }?
+                .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2") ?? false }
+        }
         let before = try upstream.requestCount()
         try await Task.sleep(for: .milliseconds(700))
         let stillOpen = await field(name, "state") == "open"

@@ -212,12 +212,14 @@ local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout
 
 local s = {}
 s.state = h.state or 'closed'
+if not isNew and h.state == nil then table.insert(repaired, 'state is missing; closed') end
 if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
   table.insert(repaired, 'state=' .. string.sub(s.state, 1, 32) .. ' is invalid; reset to closed')
   s.state = 'closed'
   h.failure_count = nil
 end
 s.version = int('version', 0, 0)
+if not isNew and (h.version == nil or h.version == '') and not ledgerLast then table.insert(repaired, 'version is missing; 0') end
 if ledgerLast and s.version < ledgerLast.v then
   -- Versions never go backwards and never reuse a ledger version, whatever happened to the
   -- hash (a lapsed TTL, eviction, a DEL, a version field that is missing or garbage).
