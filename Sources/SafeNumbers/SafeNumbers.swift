@@ -59,32 +59,25 @@ extension Int64 {
 extension Duration {
     /// The duration in whole nanoseconds (rounded toward zero), saturating at the `Int64` range.
     @inlinable
-    public var nanosecondsClamped: Int64 {
-        let nanoseconds = attoseconds / 1_000_000_000
-        if nanoseconds > Int128(Int64.max) { return .max }
-        if nanoseconds < Int128(Int64.min) { return .min }
-        return Int64(truncatingIfNeeded: nanoseconds)
-    }
+    public var nanosecondsClamped: Int64 { Self.saturating(attoseconds / 1_000_000_000) }
 
     /// The duration in whole milliseconds (rounded toward zero), saturating at the `Int64` range.
     @inlinable
-    public var millisecondsClamped: Int64 {
-        let milliseconds = attoseconds / 1_000_000_000_000_000
-        if milliseconds > Int128(Int64.max) { return .max }
-        if milliseconds < Int128(Int64.min) { return .min }
-        return Int64(truncatingIfNeeded: milliseconds)
-    }
+    public var millisecondsClamped: Int64 { Self.saturating(attoseconds / 1_000_000_000_000_000) }
 
     /// The duration in milliseconds rounded to the nearest, saturating at the `Int64` range:
     /// what the Lua scripts take (a `0.2` s interval is 200 ms, not 201).
     @inlinable
     public var roundedMilliseconds: Int64 {
         let half: Int128 = 500_000_000_000_000
-        let shifted = attoseconds >= 0 ? attoseconds + half : attoseconds - half
-        let milliseconds = shifted / 1_000_000_000_000_000
-        if milliseconds > Int128(Int64.max) { return .max }
-        if milliseconds < Int128(Int64.min) { return .min }
-        return Int64(truncatingIfNeeded: milliseconds)
+        return Self.saturating((attoseconds >= 0 ? attoseconds + half : attoseconds - half) / 1_000_000_000_000_000)
+    }
+
+    @inlinable @usableFromInline
+    static func saturating(_ value: Int128) -> Int64 {
+        if value > Int128(Int64.max) { return .max }
+        if value < Int128(Int64.min) { return .min }
+        return Int64(truncatingIfNeeded: value)
     }
 
     /// A duration of `seconds`, saturating at ±`Int64.max` milliseconds (about 292 million
