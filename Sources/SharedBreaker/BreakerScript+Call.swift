@@ -1,5 +1,5 @@
-import SafeNumbers
 import RedisClient
+import SafeNumbers
 
 extension BreakerScript {
     static let script = RedisScript(name: "breaker", source: source)

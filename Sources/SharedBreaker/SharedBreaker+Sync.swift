@@ -1,6 +1,6 @@
-import SafeNumbers
 import BreakerCore
 import RedisClient
+import SafeNumbers
 
 /// Keeping the local view in sync with `cb_state:<name>`: script replies, pub/sub events,
 /// periodic reads, and reconciliation when Redis returns (rules in ``RefreshDecision``).

@@ -1,8 +1,8 @@
-import SafeNumbers
 import BreakerCore
 import Logging
 import Metrics
 import RedisClient
+import SafeNumbers
 import Synchronization
 
 /// One circuit breaker whose state is shared by every instance through `cb_state:<name>`.

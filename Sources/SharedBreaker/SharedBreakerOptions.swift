@@ -1,5 +1,5 @@
-import SafeNumbers
 import BreakerCore
+import SafeNumbers
 
 /// Everything a shared breaker needs beyond its name.
 public struct SharedBreakerOptions: Sendable, Equatable {

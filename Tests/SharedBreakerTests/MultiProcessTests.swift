@@ -1,8 +1,8 @@
-import SafeNumbers
 import BreakerCore
 import BreakwaterTestSupport
 import Foundation
 import RedisClient
+import SafeNumbers
 import Testing
 @testable import SharedBreaker
 
