@@ -21,7 +21,7 @@ private final class FakeServer: @unchecked Sendable {
         // hiredis writes to a connection the server closed — see Fuzz/crashes/redis-reply/.
         // Ignored here so the parsers keep being fuzzed; BREAKWATER_FUZZ_KEEP_SIGPIPE=1
         // keeps the default disposition to reproduce that finding.
-        if getenv("BREAKWATER_FUZZ_KEEP_SIGPIPE") == nil { signal(SIGPIPE, SIG_IGN) }
+        if getenv("BREAKWATER_FUZZ_KEEP_SIGPIPE").map({ String(cString: $0) }) != "1" { signal(SIGPIPE, SIG_IGN) }
         var template = Array("/tmp/breakwater-fuzz-XXXXXX".utf8CString)
         let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         path = dir + "/s"
