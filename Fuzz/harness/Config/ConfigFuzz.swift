@@ -42,6 +42,12 @@ public func breakwaterFuzzConfigYAML(_ data: UnsafePointer<UInt8>, _ size: Int) 
     }
     for collector in configuration.collectors {
         _ = collector.description
+        // "> 0" in the file must stay > 0 once converted (a zero interval polls in a loop).
+        precondition(collector.interval > .zero, "interval_seconds accepted but \(collector.interval)")
+        precondition(collector.timeout > .zero, "timeout_seconds accepted but \(collector.timeout)")
+        if let rateLimit = collector.rateLimit {
+            precondition(rateLimit.period > .zero, "rate_limit.per_seconds accepted but \(rateLimit.period)")
+        }
         // SharedBreakerGroup builds each breaker from these options; a file that check-config
         // accepts must give options the breaker accepts.
         let options = SharedBreakerOptions(settings: collector.breaker, callTimeout: collector.timeout)
