@@ -143,8 +143,15 @@ struct ConfigReader {
     }
 
     /// Reads a number of seconds (> 0, at most one year) as a `Duration` rounded to nanoseconds.
+    /// A positive value under a millisecond is refused: the shared store and the scripts count
+    /// whole milliseconds, where it would be 0.
     mutating func seconds(_ node: Node?, at path: String) -> Duration? {
-        number(node, at: path, min: 0, minExclusive: true, max: Self.maxSeconds).map(Self.duration(seconds:))
+        guard let value = number(node, at: path, min: 0, minExclusive: true, max: Self.maxSeconds) else { return nil }
+        guard value >= 0.001 else {
+            report(path, "must be at least 0.001 (1 ms) (got \(Self.format(value)))")
+            return nil
+        }
+        return Self.duration(seconds: value)
     }
 
     /// Reads a breaker timeout in seconds: at least 1 ms (the shared store keeps whole

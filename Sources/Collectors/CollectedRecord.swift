@@ -1,4 +1,5 @@
 import Foundation
+import SafeNumbers
 
 /// One normalised observation from an upstream, ready to append to `collector:<source>`.
 public struct CollectedRecord: Sendable, Equatable, Hashable {
@@ -35,7 +36,7 @@ public struct CollectedRecord: Sendable, Equatable, Hashable {
     public var streamFields: [(String, String)] {
         var pairs: [(String, String)] = [("source", source), ("kind", kind.rawValue), ("id", id)]
         if let timestamp {
-            pairs.append(("ts_ms", String(Int64((timestamp.timeIntervalSince1970 * 1000).rounded()))))
+            pairs.append(("ts_ms", String(Int64(clamping: timestamp.timeIntervalSince1970 * 1000) ?? 0)))
         }
         let reserved: Set<String> = ["source", "kind", "id", "ts_ms"]
         for (key, value) in fields.sorted(by: { $0.key < $1.key }) {

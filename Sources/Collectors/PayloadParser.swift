@@ -64,8 +64,10 @@ public enum PayloadParser {
     }
 
     /// A Unix time in seconds (number or numeric string) as a date.
+    /// A Unix time in seconds, from 1970 to the year 9999; anything else (1e20, -5, inf) is
+    /// not a time and is dropped, so it can never overflow the stream's `ts_ms`.
     static func date(unixSeconds value: JSONValue?) -> Date? {
-        guard let text = value?.numericText, let seconds = Double(text) else { return nil }
+        guard let text = value?.numericText, let seconds = Double(text), seconds >= 0, seconds <= 253_402_300_799 else { return nil }
         return Date(timeIntervalSince1970: seconds)
     }
 }

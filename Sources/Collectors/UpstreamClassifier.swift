@@ -73,7 +73,9 @@ public struct UpstreamClassifier: Sendable {
     ///   - now: The current time; a date in the past yields zero.
     /// - Returns: How long to wait, or `nil` when the value is neither form.
     public static func retryAfter(_ value: String, now: Date) -> Duration? {
-        guard value.utf8.count <= 256 else { return nil }
+        // Both forms are printable ASCII. Anything else never reaches DateFormatter, which traps on
+        // some combining marks and leaks on characters outside the BMP (toolchain Foundation).
+        guard value.utf8.count <= 256, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
         // Collapse runs of spaces: asctime pads single-digit days ("Nov  6").
         let text = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
         if !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {

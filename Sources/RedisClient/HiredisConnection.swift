@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SafeNumbers
 
 /// The one owner of a hiredis `redisContext`: the only unsafe code in Breakwater.
 ///
@@ -31,7 +32,10 @@ final class HiredisConnection {
         let raw: UnsafeMutablePointer<redisContext>?
         switch endpoint {
         case .tcp(let host, let port):
-            raw = redisConnectWithTimeout(host, Int32(port), timeout)
+            guard let port = Int32(exactly: port), (1...65535).contains(port) else {
+                throw RedisError(.invalidConfiguration, "port \(port) of \(host) is not 1-65535")
+            }
+            raw = redisConnectWithTimeout(host, port, timeout)
         case .unix(let path):
             raw = redisConnectUnixWithTimeout(path, timeout)
         }
@@ -43,6 +47,7 @@ final class HiredisConnection {
             redisFree(context)
             throw error
         }
+        breakwater_harden_context(context) // a reply's array header cannot allocate gigabytes; no SIGPIPE
         let connection = HiredisConnection(context: context)
         try connection.setCommandTimeout(commandTimeout)
         return connection
@@ -264,7 +269,7 @@ struct Readiness {
 func waitReadable(_ connection: HiredisConnection?, wake: WakePipe, timeout: Duration) -> Readiness {
     var fds = [pollfd(fd: wake.fileDescriptor, events: Int16(POLLIN), revents: 0)]
     if let connection { fds.append(pollfd(fd: connection.fileDescriptor, events: Int16(POLLIN), revents: 0)) }
-    let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+    let milliseconds = Int32(clamping: timeout.millisecondsClamped)
     let ready = poll(&fds, nfds_t(fds.count), milliseconds)
     guard ready > 0 else { return Readiness(socketReadable: false, woken: false) }
     let woken = fds[0].revents != 0

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import SafeNumbers
 import Synchronization
 
 /// One Redis connection with its own serial queue, connected lazily and re-established
@@ -398,7 +399,5 @@ public enum TransactionOutcome: Sendable, Equatable {
 
 extension Duration {
     /// The duration in whole milliseconds (truncated).
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
+    var milliseconds: Int64 { millisecondsClamped }
 }

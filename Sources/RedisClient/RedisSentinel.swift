@@ -185,8 +185,9 @@ final class SentinelMonitor: Sendable {
         let reply = try link.execute(RedisCommand("SENTINEL", "get-master-addr-by-name", settings.masterName))
         switch reply {
         case .array(let parts) where parts.count == 2:
-            guard let host = parts[0].string, let portText = parts[1].string, let port = Int(portText) else {
-                throw RedisError(.protocolError, "unexpected reply \(reply)")
+            guard let host = parts[0].string, !host.isEmpty, host.utf8.count <= 255, let portText = parts[1].string,
+                  let port = Int(portText), (1...65535).contains(port) else {
+                throw RedisError(.protocolError, "unexpected reply \(String(describing: reply).prefix(200)) (want a host and a port 1-65535)")
             }
             return .tcp(host: host, port: port)
         case .null, .array([]):

@@ -14,6 +14,20 @@ extension Int64 {
         return other > 0 ? .max : .min
     }
 
+    /// `self - other`, saturating at `Int64.min` / `Int64.max` instead of trapping.
+    @inlinable
+    public func subtractingClamped(_ other: Int64) -> Int64 {
+        let (value, overflow) = subtractingReportingOverflow(other)
+        if !overflow { return value }
+        return other < 0 ? .max : .min
+    }
+
+    /// Milliseconds from a Redis `TIME` reply (seconds, microseconds), saturating.
+    @inlinable
+    public static func milliseconds(seconds: Int64, microseconds: Int64) -> Int64 {
+        seconds.multipliedClamped(by: 1000).addingClamped(microseconds / 1000)
+    }
+
     /// `self * other`, saturating at `Int64.min` / `Int64.max` instead of trapping.
     @inlinable
     public func multipliedClamped(by other: Int64) -> Int64 {
@@ -98,9 +112,12 @@ extension Duration {
         self = .milliseconds(seconds.multipliedClamped(by: 1000))
     }
 
-    /// This duration limited to `range`.
+}
+
+extension Comparable {
+    /// This value limited to `range`.
     @inlinable
-    public func clamped(to range: ClosedRange<Duration>) -> Duration {
+    public func clamped(to range: ClosedRange<Self>) -> Self {
         Swift.min(Swift.max(self, range.lowerBound), range.upperBound)
     }
 }

@@ -1,5 +1,6 @@
 import BreakerCore
 import RedisClient
+import SafeNumbers
 
 /// Operator access to shared breakers without running them: read, list, and manual control.
 ///
@@ -50,7 +51,7 @@ public struct BreakerAdmin: Sendable {
         let state = StoredBreakerState(fields: fields)
         if applyingLapse, state.forced != nil, state.forcedUntilMilliseconds > 0,
            let time = try? replies[2].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int,
-           seconds * 1000 + micros / 1000 >= state.forcedUntilMilliseconds {
+           Int64.milliseconds(seconds: seconds, microseconds: micros) >= state.forcedUntilMilliseconds {
             _ = try await BreakerScript.call(store, name: name, operation: "touch", instanceID: instanceID, configuration: "")
             return try await read(name, applyingLapse: false)
         }
@@ -105,7 +106,7 @@ public struct BreakerAdmin: Sendable {
         guard time.count == 2, let seconds = time[0].int, let micros = time[1].int else {
             throw RedisError(.protocolError, "TIME returned \(time)")
         }
-        return seconds * 1000 + micros / 1000
+        return Int64.milliseconds(seconds: seconds, microseconds: micros)
     }
 
     private func act(_ operation: String, _ name: BreakerName, _ manual: ManualAction) async throws -> StoredBreakerState {

@@ -1,5 +1,6 @@
 import BreakerCore
 import Foundation
+import SafeNumbers
 
 /// A transition as published on `cb_events:<name>` (SPEC.md §3).
 ///
@@ -35,4 +36,15 @@ public struct BreakerEvent: Sendable, Equatable, Codable {
 
     /// The target state, if it is a known one.
     public var toState: BreakerState? { BreakerState(rawValue: to) }
+
+    /// The event with its optional numbers dropped when they are outside what the store could
+    /// hold (a time or timeout beyond 2^53 ms, a negative count): such a field is a forgery.
+    var bounded: BreakerEvent {
+        var copy = self
+        let range = 0...StoredBreakerState.maximumInteger
+        if let value = openedAtMilliseconds, !range.contains(value) { copy.openedAtMilliseconds = nil }
+        if let value = openTimeoutMilliseconds, !range.contains(value) { copy.openTimeoutMilliseconds = nil }
+        if let value = failedRecoveries, !(0...100_000).contains(value) { copy.failedRecoveries = nil }
+        return copy
+    }
 }

@@ -22,8 +22,8 @@ extension SharedBreaker {
         if !reply.repairs.isEmpty {
             logger.warning("repaired corrupted breaker state", metadata: ["key": "\(name.stateKey)", "repairs": "\(reply.repairs)"])
         }
-        let midpoint = (sentAt.milliseconds + receivedAt.milliseconds) / 2
-        adopt(reply, serverOffset: reply.serverNowMilliseconds - midpoint)
+        let midpoint = sentAt.milliseconds / 2 + receivedAt.milliseconds / 2
+        adopt(reply, serverOffset: reply.serverNowMilliseconds.subtractingClamped(midpoint))
         setStoreAvailable(true)
         return reply
     }
@@ -47,9 +47,15 @@ extension SharedBreaker {
     /// Applies a `cb_events:<name>` message.
     func apply(_ event: BreakerEvent) {
         guard let to = event.toState else {
-            logger.warning("ignored breaker event with an unknown state", metadata: ["to": "\(event.to)"])
+            logger.warning("ignored breaker event with an unknown state", metadata: ["to": "\(event.to.prefix(32))"])
             return
         }
+        // Anyone who can PUBLISH can send an event: every number is bounded as a stored one is.
+        guard (0...StoredBreakerState.maximumInteger).contains(Int64(event.version)) else {
+            logger.warning("ignored breaker event with an impossible version", metadata: ["version": "\(event.version)"])
+            return
+        }
+        let event = event.bounded
         let confirmedAt = clock.now()
         let transition = updateLocked { inner -> SharedTransition? in
             guard event.version > inner.view.version else { return nil }
@@ -76,8 +82,8 @@ extension SharedBreaker {
         let receivedAt = clock.now()
         let value = try replies[0].get()
         if let time = try? replies[1].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int {
-            let midpoint = (sentAt.milliseconds + receivedAt.milliseconds) / 2
-            let offset = seconds * 1000 + micros / 1000 - midpoint
+            let midpoint = sentAt.milliseconds / 2 + receivedAt.milliseconds / 2
+            let offset = Int64.milliseconds(seconds: seconds, microseconds: micros).subtractingClamped(midpoint)
             inner.withLock { $0.serverOffsetMilliseconds = offset }
         }
         let stored: StoredBreakerState

@@ -299,9 +299,9 @@ public final class SharedBreaker: Sendable {
     /// Time left before the open deadline (estimated server clock, minimum open duration
     /// included), or `nil` if it has passed.
     func openRemaining(inner: borrowing Inner, now: BreakerInstant) -> Duration? {
-        let serverNow = now.milliseconds + (inner.serverOffsetMilliseconds ?? 0)
+        let serverNow = now.milliseconds.addingClamped(inner.serverOffsetMilliseconds ?? 0)
         let openFor = max(inner.view.openTimeoutMilliseconds, minimumOpenMilliseconds)
-        let remaining = inner.view.openedAtMilliseconds + openFor - serverNow
+        let remaining = inner.view.openedAtMilliseconds.addingClamped(openFor).subtractingClamped(serverNow)
         return remaining > 0 ? .milliseconds(remaining) : nil
     }
 

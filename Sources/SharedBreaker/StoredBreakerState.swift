@@ -1,5 +1,6 @@
 import BreakerCore
 import RedisClient
+import SafeNumbers
 
 /// The shared state of one breaker as stored in `cb_state:<name>` (SPEC.md §3).
 ///
@@ -134,18 +135,20 @@ struct ScriptReply: Sendable, Equatable {
               let now = parts[5].int else {
             throw RedisError(.protocolError, "breaker script returned an unexpected reply: \(value)")
         }
+        // Numbers as a stored state bounds them: the reply comes from Redis, which anything may run.
+        let range = 0...StoredBreakerState.maximumInteger
         self.state = state
-        self.version = Int(version)
-        self.openedAtMilliseconds = openedAt
-        self.openTimeoutMilliseconds = timeout
+        self.version = Int(version.clamped(to: range))
+        self.openedAtMilliseconds = openedAt.clamped(to: range)
+        self.openTimeoutMilliseconds = timeout.clamped(to: range)
         self.forced = parts[4].string.flatMap { $0.isEmpty ? nil : ForcedState(rawValue: $0) }
-        self.serverNowMilliseconds = now
+        self.serverNowMilliseconds = now.clamped(to: range)
         self.result = parts[6].string ?? ""
         self.transitioned = parts[7].int == 1
-        self.failedRecoveries = Int(parts[8].int ?? 0)
-        self.failureCount = Int(parts[9].int ?? 0)
-        self.halfOpenAttempts = Int(parts[10].int ?? 0)
-        self.halfOpenSuccesses = Int(parts[11].int ?? 0)
+        self.failedRecoveries = Int((parts[8].int ?? 0).clamped(to: range))
+        self.failureCount = Int((parts[9].int ?? 0).clamped(to: range))
+        self.halfOpenAttempts = Int((parts[10].int ?? 0).clamped(to: range))
+        self.halfOpenSuccesses = Int((parts[11].int ?? 0).clamped(to: range))
         self.repairs = parts[12].string ?? ""
         self.reason = parts[13].string ?? ""
     }

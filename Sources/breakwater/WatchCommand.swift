@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RedisClient
+import SafeNumbers
 import SharedBreaker
 
 /// `breakwater watch [NAME…]`: one line per transition, live, from `cb_events:<name>`.
@@ -12,6 +13,12 @@ struct WatchCommand: AsyncParsableCommand {
     @Argument(help: "Breaker names (default: all).") var names: [String] = []
     @Flag(name: .long, help: "Print each event's JSON as published.") var json = false
     @Option(name: .long, help: "Stop after this many seconds.") var duration: Double?
+
+    func validate() throws {
+        if let duration, !(duration > 0 && duration <= 31_536_000) {
+            throw ValidationError("--duration must be a number of seconds > 0 and at most a year, got \(duration)")
+        }
+    }
 
     func run() async throws {
         let validated = try breakerNames(names)
@@ -46,7 +53,7 @@ struct WatchCommand: AsyncParsableCommand {
         defer { sources.forEach { $0.cancel() } }
         if let duration {
             Task {
-                try? await Task.sleep(for: .milliseconds(Int64(duration * 1000)))
+                try? await Task.sleep(for: Duration(clampingSeconds: duration) ?? .zero)
                 stopSink.finish()
             }
         }

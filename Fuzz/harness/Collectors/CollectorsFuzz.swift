@@ -14,11 +14,11 @@ private let fuzzSources: [SourceKind: SourceDefinition] = Dictionary(uniqueKeysW
 })
 
 /// What the daemon does with a Retry-After duration: PollSlot hands it to
-/// `CollectorSchedule.pause(for:)`, which sends `duration.wholeMilliseconds` (FleetCollection).
+/// `CollectorSchedule.pause(for:)`, which sends `duration.scriptMilliseconds` (FleetCollection).
 /// scripts/fuzz copies that extension from Sources/FleetCollection/CollectorSchedule.swift
-/// into this module as `fleetWholeMilliseconds`.
+/// into this module as `fleetScriptMilliseconds`.
 private func consume(_ duration: Duration) {
-    _ = duration.fleetWholeMilliseconds
+    _ = duration.fleetScriptMilliseconds
 }
 
 /// `retry-after`: the input is a Retry-After header value.

@@ -1,6 +1,7 @@
 // Fuzz entry points compiled into the SharedBreaker module (see scripts/fuzz), so that the
 // internal consumers (SharedBreaker.apply(_:), SharedBreakerView, ScriptReply,
 // RefreshDecision) are reachable without @testable.
+import SafeNumbers
 import BreakerCore
 import Foundation
 import Logging
@@ -89,7 +90,7 @@ public func breakwaterFuzzStoredState(_ data: UnsafePointer<UInt8>, _ size: Int)
         // refresh() on .adopt (SharedBreaker+Sync.swift).
         breaker.updateLocked { inner in
             inner.view = view
-            if inner.view.openTimeoutMilliseconds == 0 { inner.view.openTimeoutMilliseconds = breaker.options.breaker.openTimeout.wholeMilliseconds }
+            if inner.view.openTimeoutMilliseconds == 0 { inner.view.openTimeoutMilliseconds = breaker.options.breaker.openTimeout.millisecondsClamped }
         }
         exercise(breaker)
     } else {
