@@ -38,6 +38,15 @@ struct UntrustedConfigTests {
         }
     }
 
+    @Test("a duration under a millisecond is refused (the store counts whole milliseconds)",
+          arguments: ["interval_seconds", "timeout_seconds", "max_pause_seconds"])
+    func subMillisecond(key: String) throws {
+        let error = try #require(throws: ConfigError.self) {
+            _ = try BreakwaterConfiguration.parse(yaml: ConfigFixture.document(collector: [key: "1e-10"]))
+        }
+        #expect(error.description.contains(key) && error.description.contains("at least 0.001"), "\(error)")
+    }
+
     @Test("counts beyond what the shared store bounds are refused with the field and the limit", arguments: [
         ("failure_threshold", "10001", "must be <= 10000"), ("half_open_max_calls", "1001", "must be <= 1000"),
         ("trip_quorum", "101", "must be <= 100"), ("failure_threshold", "9223372036854775807", "must be <= 10000"),

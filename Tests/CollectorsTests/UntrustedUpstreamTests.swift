@@ -28,6 +28,22 @@ struct UntrustedUpstreamTests {
         _ = UpstreamClassifier.retryAfter(value, now: Date())
     }
 
+    @Test("non-ASCII Retry-After text never reaches DateFormatter (it traps on some combining marks)",
+          arguments: ["T\u{06E3}", "\u{1F618}", "Wed, 21 Oct 2015 07:28:00 GMT\u{0301}"])
+    func nonASCIIRetryAfter(value: String) {
+        #expect(UpstreamClassifier.retryAfter(value, now: Date()) == nil)
+        #expect(UpstreamClassifier.retryAfter("Wed, 21 Oct 2015 07:28:00 GMT", now: Date(timeIntervalSince1970: 0)) != nil)
+    }
+
+    @Test("a payload time outside 1970–9999 is dropped, never overflowing ts_ms", arguments: ["1e20", "1e17", "-5", "99999999999999999999"])
+    func hugePayloadTime(value: String) throws {
+        let source = SourceDefinition(kind: .glassnode, baseURL: URL(string: "https://example.test")!, apiKey: "k",
+                                      params: ["metric": "market/price_usd_close"], timeout: .seconds(5))
+        let records = try PayloadParser.parse(Array("[{\"t\": \(value), \"v\": 1}]".utf8), for: source)
+        for record in records { _ = record.streamFields }
+        #expect(records.allSatisfy { $0.timestamp == nil })
+    }
+
     @Test("a redirect is not followed: the API key never reaches another origin")
     func redirectNotFollowed() async throws {
         let other = try FlakyUpstream()

@@ -141,6 +141,25 @@ struct StoredStateRepairTests {
         await cleanUp(name)
     }
 
+    @Test("an event or a reply with numbers no store could hold never crashes admission or status",
+          arguments: [Int64.max, Int64.min, -1, 1 << 60])
+    func impossibleNumbers(value: Int64) async throws {
+        let name = try uniqueName("numbers")
+        let fleet = Fleet(count: 1, redis: redis)
+        let breaker = try await fleet.breakers(name, options: fastOptions())[0]
+        let event = BreakerEvent(name: name.rawValue, from: "closed", to: "open", version: breaker.view.version + 1, by: "x",
+                                 atMilliseconds: value, reason: "forged", openedAtMilliseconds: value, openTimeoutMilliseconds: value,
+                                 forced: nil, failedRecoveries: Int(truncatingIfNeeded: value))
+        breaker.apply(event)
+        _ = breaker.status()
+        _ = try? await breaker.acquire()
+        let reply = try ScriptReply(.array([.bulkString(Array("open".utf8)), .integer(value), .integer(value), .integer(value), .bulkString([]),
+                                            .integer(value), .bulkString([]), .integer(0), .integer(value), .integer(value), .integer(value),
+                                            .integer(value), .bulkString([]), .bulkString([])]))
+        #expect(reply.openedAtMilliseconds >= 0 && reply.serverNowMilliseconds >= 0)
+        await fleet.stop()
+    }
+
     @Test("transition reasons from events become metric labels only from a closed set")
     func reasonLabelsClosed() {
         for reason in TransitionReason.allCases.map(\.rawValue) + ["override_expired", "reconciled_after_outage", "restored_from_ledger"] {
