@@ -140,18 +140,37 @@ local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
 local isNew = (#flat == 0)
 
--- The highest valid version among the newest ledger entries (outside writers may have appended
--- garbage): versions continue past it, and a lost hash is restored from that entry.
-local ledgerLast = false
-if hasLedger then
-  local newest = redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', 16)
-  for _, item in ipairs(newest) do
-    local e = {}
-    local fields = item[2]
-    for i = 1, #fields, 2 do e[fields[i]] = fields[i + 1] end
-    e.v = strictInt(e.version or '')
-    if e.v ~= nil and e.v >= 0 and e.v <= MAX_STORED and (not ledgerLast or e.v > ledgerLast.v) then ledgerLast = e end
+-- The ledger's newest entry with a valid version, read on every call: versions never fall behind
+-- it (a lost hash, a version field that is missing, garbage or lowered by hand) and never reuse
+-- it. Entries that are not ledger entries (no valid version, or a field over 8 KB: an outside
+-- writer's garbage) are removed and reported, so they cost one call, not every call.
+local ledgerLast, ledgerRead = false, false
+local function readLedger()
+  if ledgerRead or not hasLedger then return ledgerLast end
+  ledgerRead = true
+  local garbage, ids = {}, {}
+  for _, count in ipairs({1, 16}) do
+    for _, item in ipairs(redis.call('XREVRANGE', logKey, '+', '-', 'COUNT', count)) do
+      local e, oversized = {}, false
+      local fields = item[2]
+      for i = 1, #fields, 2 do
+        if string.len(fields[i + 1]) > 8192 then oversized = true end
+        e[fields[i]] = fields[i + 1]
+      end
+      e.v = strictInt(e.version or '')
+      if oversized or e.v == nil or e.v < 0 or e.v > MAX_STORED then
+        if not garbage[item[1]] then garbage[item[1]] = true; table.insert(ids, item[1]) end
+      elseif not ledgerLast or e.v > ledgerLast.v then
+        ledgerLast = e
+      end
+    end
+    if ledgerLast then break end
   end
+  if #ids > 0 then
+    redis.call('XDEL', logKey, unpack(ids))
+    table.insert(repaired, 'ledger: ' .. #ids .. ' entr' .. (#ids == 1 and 'y' or 'ies') .. ' without a valid version removed')
+  end
+  return ledgerLast
 end
 
 local function int(field, default, minimum, maximum)
@@ -219,6 +238,7 @@ if s.state ~= 'closed' and s.state ~= 'open' and s.state ~= 'half-open' then
   h.failure_count = nil
 end
 s.version = int('version', 0, 0)
+readLedger() -- one XREVRANGE COUNT 1 when the newest entry is a ledger entry
 if not isNew and (h.version == nil or h.version == '') and not ledgerLast then table.insert(repaired, 'version is missing; 0') end
 if ledgerLast and s.version < ledgerLast.v then
   -- Versions never go backwards and never reuse a ledger version, whatever happened to the
@@ -488,6 +508,11 @@ end
 local events = {}
 local ledger = {}
 local function publishChange(from, reason)
+  local last = readLedger()
+  if last and last.v > s.version then
+    table.insert(repaired, 'version=' .. s.version .. ' is behind the ledger (' .. last.v .. '); continued from it')
+    s.version = last.v
+  end
   s.version = s.version + 1
   transitioned = 1
   dirty = true
