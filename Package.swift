@@ -131,7 +131,7 @@ let package = Package(
         ),
         // Test helpers: throwaway redis-server processes, unique key prefixes.
         .target(name: "BreakwaterTestSupport", dependencies: ["RedisClient"], path: "Tests/Support"),
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "BreakwaterTestSupport"]),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "SafeNumbers", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakerCoreTests", dependencies: ["BreakerCore", "SafeNumbers"]),
         .testTarget(name: "SharedBreakerTests", dependencies: ["SharedBreaker", "SafeNumbers", "RedisClient", "BreakerCore", "BreakwaterTestSupport"]),
         .testTarget(name: "BreakwaterConfigTests", dependencies: ["BreakwaterConfig", "BreakerCore"]),

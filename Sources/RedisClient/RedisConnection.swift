@@ -221,7 +221,7 @@ public final class RedisConnection: @unchecked Sendable {
         // A new epoch (a failover was announced) skips the remaining backoff.
         if let nextAttempt, now < nextAttempt, let lastError, epoch == linkEpoch {
             let wait = nextAttempt - now
-            throw RedisError(.unavailable, "redis at \(configuration.target) is unreachable; next reconnect in \(wait.milliseconds) ms (last error: \(lastError.message))")
+            throw RedisError(.unavailable, "redis at \(configuration.target) is unreachable; next reconnect in \(wait.millisecondsClamped) ms (last error: \(lastError.message))")
         }
         linkEpoch = epoch
         do {
@@ -395,9 +395,4 @@ public enum TransactionOutcome: Sendable, Equatable {
     case conflict
     /// `build` returned `nil`; nothing was written.
     case abandoned
-}
-
-extension Duration {
-    /// The duration in whole milliseconds (truncated).
-    var milliseconds: Int64 { millisecondsClamped }
 }

@@ -1,6 +1,7 @@
 import BreakerCore
 import BreakwaterTestSupport
 import Foundation
+import SafeNumbers
 @testable import RedisClient
 import Testing
 @testable import SharedBreaker
@@ -65,7 +66,7 @@ struct SentinelFailoverTests {
             }
             return true
         }
-        let followMs = (ContinuousClock.now - promotedAt).milliseconds
+        let followMs = (ContinuousClock.now - promotedAt).millisecondsClamped
         #expect(followed)
         let calls = await { traffic.cancel(); return await traffic.value }()
         for group in fleet.groups { await group.flush() }
@@ -115,7 +116,7 @@ struct SentinelFailoverTests {
             admitted += line.flatMap { Int($0.dropFirst("admitted ".count)) } ?? 0
         }
         let storedSuccesses = Int(await stored(on: cluster.replica.port)["total_successes"] ?? "") ?? 0
-        print("sentinel failover (3 processes): outcomes reached the new master \((followedAt - promotedAt).milliseconds) ms after the promotion; admitted \(admitted), stored on the new master \(storedSuccesses), lost \(admitted - storedSuccesses) (acknowledged by the old master after the promotion)")
+        print("sentinel failover (3 processes): outcomes reached the new master \((followedAt - promotedAt).millisecondsClamped) ms after the promotion; admitted \(admitted), stored on the new master \(storedSuccesses), lost \(admitted - storedSuccesses) (acknowledged by the old master after the promotion)")
         #expect((followedAt - promotedAt) < .seconds(5))
         #expect(storedSuccesses > 0 && storedSuccesses <= admitted)
 

@@ -202,22 +202,31 @@ local function text(field, limit)
   end
   return raw
 end
--- A stored list of items: each must match `pattern` (and `valid`, when given); bad items are dropped.
-local function list(field, pattern, valid)
+-- A stored list of items: each must match `pattern`; `check`, when given, takes the captures
+-- and answers false (drop the item), true (keep it) or a replacement item. Both are reported.
+local function list(field, pattern, check)
   local raw = h[field] or ''
   if raw == '' then return '' end
   if string.len(raw) > MAX_LIST_BYTES then
     table.insert(repaired, field .. ' was ' .. string.len(raw) .. ' bytes; cleared')
     return ''
   end
-  local kept, bad = {}, 0
+  local kept, bad, replaced = {}, 0, 0
   for item in string.gmatch(raw, '[^,]+') do
     local captures = {string.match(item, pattern)}
-    if #captures > 0 and (valid == nil or valid(unpack(captures))) then table.insert(kept, item) else bad = bad + 1 end
+    local verdict = #captures > 0 and (check == nil or check(unpack(captures)))
+    if type(verdict) == 'string' then
+      table.insert(kept, verdict); replaced = replaced + 1
+    elseif verdict then
+      table.insert(kept, item)
+    else
+      bad = bad + 1
+    end
   end
   if bad > 0 or string.find(raw, ',,') or string.sub(raw, 1, 1) == ',' or string.sub(raw, -1) == ',' then
     table.insert(repaired, field .. ': ' .. bad .. ' invalid item(s) dropped')
   end
+  if replaced > 0 then table.insert(repaired, field .. ': ' .. replaced .. ' item(s) out of range shortened') end
   return table.concat(kept, ',')
 end
 local function storedTime(raw) local n = strictInt(raw); return n ~= nil and n >= 0 and n <= now + CLOCK_SKEW_MS end
@@ -277,18 +286,13 @@ if s.mode ~= 'enforce' and s.mode ~= 'shadow' then s.mode = 'enforce' end
 s.half_open_at_ms = timeField('half_open_at_ms')
 s.total_calls = int('total_calls', 0, 0)
 s.slow_calls = int('slow_calls', 0, 0)
-s.leases = list('leases', '^([^:,%s%c]+):(%d+)$', function(_, expiry) return strictInt(expiry) ~= nil end)
-do -- A lease lasts at most a day: one further ahead is shortened to that (it cannot wedge half-open).
-  local kept, clamped = {}, false
-  for token, expiry in string.gmatch(s.leases, '([^:,]+):(%d+)') do
-    if tonumber(expiry) > now + MAX_LEASE_MS then expiry = tostring(now + MAX_LEASE_MS); clamped = true end
-    table.insert(kept, token .. ':' .. expiry)
-  end
-  if clamped then
-    s.leases = table.concat(kept, ',')
-    table.insert(repaired, 'leases: an expiry more than a day ahead was shortened to a day')
-  end
-end
+-- A lease lasts at most a day: one further ahead is shortened to that (it cannot wedge half-open).
+s.leases = list('leases', '^([^:,%s%c]+):(%d+)$', function(token, expiry)
+  local n = strictInt(expiry)
+  if n == nil then return false end
+  if n > now + MAX_LEASE_MS then return token .. ':' .. (now + MAX_LEASE_MS) end
+  return true
+end)
 s.contributors = list('contributors', '^([^:,#%s%c]+)$')
 s.window_contributors = list('window_contributors', '^([^:,#%s%c]+):(%d+):(%d+)$', function(_, at, seq)
   return storedTime(at) and strictInt(seq) ~= nil end)
