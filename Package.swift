@@ -21,11 +21,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // C boundary: hiredis headers and link flags, nothing else.
+        // C boundary: hiredis and OpenSSL headers, link flags and the inline helpers Swift cannot express (TLS).
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",
-            providers: [.apt(["libhiredis-dev"])]
+            providers: [.apt(["libhiredis-dev", "libssl-dev"])]
         ),
         // The only module that imports CHiredis; all unsafe code lives here.
         .target(

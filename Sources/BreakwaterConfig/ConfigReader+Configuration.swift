@@ -5,7 +5,8 @@ import Yams
 /// The schema of SPEC §5: which keys exist at each level and what they must hold.
 extension ConfigReader {
     static let topLevelKeys = ["instance_id", "redis", "http", "collectors"]
-    static let redisKeys = ["url", "password_env", "password_file"]
+    static let redisKeys = ["url", "password_env", "password_file", "tls"]
+    static let redisTLSKeys = ["ca_file", "cert_file", "key_file", "server_name", "verify"]
     static let httpKeys = ["listen"]
     static let collectorKeys = [
         "name", "kind", "base_url", "api_key_env", "api_key_file", "interval_seconds",
@@ -41,13 +42,52 @@ extension ConfigReader {
         guard let fields = mapping(node, at: "redis", allowed: Self.redisKeys) else { return nil }
         let url = string(fields["url"], at: "redis.url")
         if let url {
-            let schemes = ["redis://", "rediss://", "unix://", "redis-sentinel://"]
+            let schemes = ["redis://", "rediss://", "unix://", "redis-sentinel://", "rediss-sentinel://"]
             if !schemes.contains(where: { url.lowercased().hasPrefix($0) }) || url.count <= 8 {
-                report("redis.url", "must be redis://[user[:password]@]host[:port][/db], redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER or unix:///path (got \"\(RedisSettings.redact(url))\")")
+                report("redis.url", "must be redis[s]://[user[:password]@]host[:port][/db], redis[s]-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER or unix:///path (got \"\(RedisSettings.redact(url))\")")
             }
         }
         let password = secretSource(fields, envKey: "password_env", fileKey: "password_file", at: "redis")
-        return RedisSettings(url: url, password: password ?? nil)
+        let tls = readRedisTLS(fields["tls"])
+        if let url, tls != nil, !url.lowercased().hasPrefix("rediss") {
+            report("redis.tls", "is set but redis.url is not TLS: use rediss:// (or rediss-sentinel://)")
+        }
+        return RedisSettings(url: url, password: password ?? nil, tls: tls)
+    }
+
+    mutating func readRedisTLS(_ node: Node?) -> RedisTLSSettings? {
+        guard let node, !Self.isNull(node) else { return nil }
+        guard let fields = mapping(node, at: "redis.tls", allowed: Self.redisTLSKeys) else { return nil }
+        var settings = RedisTLSSettings()
+        func path(_ key: String) -> String? {
+            guard let value = string(fields[key], at: "redis.tls.\(key)") else { return nil }
+            if value.isEmpty || value.utf8.contains(0) {
+                report("redis.tls.\(key)", "must be a file path (got \"\(value.prefix(60))\")")
+                return nil
+            }
+            return value
+        }
+        settings.caFile = path("ca_file")
+        settings.certFile = path("cert_file")
+        settings.keyFile = path("key_file")
+        if settings.keyFile != nil && settings.certFile == nil {
+            report("redis.tls.key_file", "needs redis.tls.cert_file (a client key needs its certificate)")
+        }
+        if let name = string(fields["server_name"], at: "redis.tls.server_name") {
+            if name.isEmpty || name.utf8.count > 253 || name.contains(where: { $0.isWhitespace || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) }) {
+                report("redis.tls.server_name", "must be a host name or IP of 1-253 characters without spaces (got \"\(name.prefix(60))\")")
+            } else {
+                settings.serverName = name
+            }
+        }
+        if let verify = string(fields["verify"], at: "redis.tls.verify") {
+            if RedisTLSSettings.verifyModes.contains(verify) {
+                settings.verify = verify
+            } else {
+                report("redis.tls.verify", "must be full or none (got \"\(verify.prefix(40))\")")
+            }
+        }
+        return settings
     }
 
     mutating func readHTTP(_ node: Node?) -> HTTPSettings? {

@@ -4,15 +4,19 @@ public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConverti
     public var url: String?
     /// Where the Redis password comes from (`password_env` or `password_file`), if anywhere.
     public var password: SecretSource?
+    /// `redis.tls`: TLS settings for a `rediss://` URL (`REDIS_TLS_*` override them).
+    public var tls: RedisTLSSettings?
 
     /// Creates Redis settings.
     ///
     /// - Parameters:
     ///   - url: The Redis URL, or `nil` for the default.
     ///   - password: Where the password comes from.
-    public init(url: String? = nil, password: SecretSource? = nil) {
+    ///   - tls: The `redis.tls` settings, if any.
+    public init(url: String? = nil, password: SecretSource? = nil, tls: RedisTLSSettings? = nil) {
         self.url = url
         self.password = password
+        self.tls = tls
     }
 
     /// The URL with any password replaced by `***`, and where the password comes from.
@@ -20,6 +24,7 @@ public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConverti
         var parts: [String] = []
         if let url { parts.append("url=\(Self.redact(url))") }
         if let password { parts.append("password=\(password)") }
+        if let tls { parts.append("tls=\(tls.verify ?? "full")") }
         return parts.isEmpty ? "default" : parts.joined(separator: " ")
     }
 
@@ -34,5 +39,31 @@ public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConverti
         let userInfo = rest[..<at]
         guard let colon = userInfo.firstIndex(of: ":") else { return url }
         return String(url[..<schemeEnd.upperBound]) + userInfo[..<colon] + ":***" + rest[at...]
+    }
+}
+
+/// `redis.tls`: the files and checks for TLS to Redis, as written in the config file.
+public struct RedisTLSSettings: Sendable, Equatable, Hashable {
+    /// A PEM file of CA certificates to trust; `nil`: the system trust store.
+    public var caFile: String?
+    /// A PEM client certificate for servers with `tls-auth-clients yes`.
+    public var certFile: String?
+    /// The PEM key of ``certFile``.
+    public var keyFile: String?
+    /// The name sent as SNI and verified instead of the host connected to.
+    public var serverName: String?
+    /// `full` (the default) or `none`.
+    public var verify: String?
+
+    /// The accepted values of `verify`.
+    public static let verifyModes = ["full", "none"]
+
+    /// Creates TLS settings.
+    public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil, verify: String? = nil) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.serverName = serverName
+        self.verify = verify
     }
 }

@@ -89,12 +89,18 @@ public struct Daemon: Sendable {
         // Shutdown runs in reverse order: collectors stop first, then the dashboard ends its
         // event streams, then HTTP, then the breaker group flushes its queued outcomes and
         // closes Redis.
-        let services: [any Service] = [BreakerGroupService(group: group), app, DashboardService(dashboard: dashboard), KeyReloadService(keys: keys, logger: logger)] + collectors
+        let services: [any Service] = [BreakerGroupService(group: group), app, DashboardService(dashboard: dashboard), KeyReloadService(keys: keys, redisTLS: redis.tls, logger: logger)] + collectors
         let serviceGroup = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
+        if let tls = redis.tls {
+            if tls.verify == .none {
+                logger.warning("redis TLS verification is off (verify: none): the server is not authenticated; for development only")
+            }
+            KeyReloadService.checkTLSFiles(tls, logger: logger, when: "start")
+        }
         logger.info("breakwater started", metadata: ["collectors": "\(configuration.collectors.count)", "http": "\(configuration.http.host):\(configuration.http.port)", "redis": "\(redis)"])
         do {
             try await serviceGroup.run()

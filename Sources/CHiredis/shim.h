@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include "tls.h"
 
 /* hiredis 0.14's reader trusts an array header's element count: "*268435456\r\n" from a
  * server (or anything in between) makes it calloc 2 GiB before one element has arrived.

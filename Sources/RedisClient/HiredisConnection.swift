@@ -6,36 +6,63 @@ import Darwin
 #endif
 import SafeNumbers
 
-/// The one owner of a hiredis `redisContext`: the only unsafe code in Breakwater.
+/// The one owner of a hiredis `redisContext` (and, for TLS, of an OpenSSL session): the
+/// only unsafe code in Breakwater.
+///
+/// hiredis connects the socket and is the protocol codec: commands are formatted with
+/// `redisFormatCommandArgv` and replies parsed by the context's `redisReader`. The bytes
+/// travel through ``Transport``: `read(2)`/`write(2)` on the socket, or `SSL_read` /
+/// `SSL_write` on a TLS session over it (`rediss://`).
 ///
 /// Every `redisReply` is copied at once into a ``RedisValue`` and freed with
-/// `freeReplyObject` before the call returns; the context is freed exactly once, in
-/// `deinit` (a failed connect frees it before throwing). No C pointer leaves this file.
+/// `freeReplyObject` before the call returns; the context (and session) are freed exactly
+/// once, in `deinit` (a failed connect frees them before throwing). No C pointer leaves
+/// this file.
 ///
 /// Not thread-safe: an instance is confined to one thread or serial queue at a time
 /// (``RedisConnection`` and ``RedisSubscriber`` guarantee that). After any thrown error
 /// with ``RedisError/breaksConnection`` the instance must be discarded.
 final class HiredisConnection {
     private let context: UnsafeMutablePointer<redisContext>
+    /// The TLS session (`SSL *`), or `nil` for plaintext.
+    private let tls: OpaquePointer?
+    /// Commands formatted but not yet written (pipelining).
+    private var output: [UInt8] = []
+    /// What the link is to, for error messages.
+    private let peer: String
+    /// Where each read lands before the reader parses it.
+    private let input = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 8)
 
-    private init(context: UnsafeMutablePointer<redisContext>) {
+    private init(context: UnsafeMutablePointer<redisContext>, tls: OpaquePointer?, peer: String) {
         self.context = context
+        self.tls = tls
+        self.peer = peer
     }
 
     deinit {
+        breakwater_tls_free(tls)
         redisFree(context)
+        input.deallocate()
     }
 
-    /// Opens a connection (blocking) and applies the command timeout.
-    static func connect(to endpoint: RedisConfiguration.Endpoint, connectTimeout: Duration, commandTimeout: Duration) throws(RedisError) -> HiredisConnection {
+    /// Opens a connection (blocking), runs the TLS handshake when `tls` is set, and applies
+    /// the command timeout.
+    ///
+    /// - Parameters:
+    ///   - tls: TLS settings; `nil` for plaintext.
+    ///   - verifyName: the name the server's certificate must carry when
+    ///     ``RedisConfiguration/TLS/serverName`` is not set (default: the host connected to).
+    static func connect(to endpoint: RedisConfiguration.Endpoint, connectTimeout: Duration, commandTimeout: Duration, tls: RedisConfiguration.TLS? = nil, verifyName: String? = nil) throws(RedisError) -> HiredisConnection {
         let timeout = makeTimeval(connectTimeout)
         let raw: UnsafeMutablePointer<redisContext>?
+        var host: String?
         switch endpoint {
-        case .tcp(let host, let port):
+        case .tcp(let tcpHost, let port):
             guard let port = Int32(exactly: port), (1...65535).contains(port) else {
-                throw RedisError(.invalidConfiguration, "port \(port) of \(host) is not 1-65535")
+                throw RedisError(.invalidConfiguration, "port \(port) of \(tcpHost) is not 1-65535")
             }
-            raw = redisConnectWithTimeout(host, port, timeout)
+            host = tcpHost
+            raw = redisConnectWithTimeout(tcpHost, port, timeout)
         case .unix(let path):
             raw = redisConnectUnixWithTimeout(path, timeout)
         }
@@ -48,13 +75,56 @@ final class HiredisConnection {
             throw error
         }
         breakwater_harden_context(context) // a reply's array header cannot allocate gigabytes; no SIGPIPE
-        let connection = HiredisConnection(context: context)
+        var session: OpaquePointer?
+        if let tls {
+            do throws(RedisError) {
+                // The handshake's reads and writes are bounded by the connect timeout.
+                if redisSetTimeout(context, timeout) != REDIS_OK {
+                    throw Self.error(from: context, while: "setting the connect timeout", connecting: true)
+                }
+                session = try handshake(on: context.pointee.fd, settings: tls, name: tls.serverName ?? verifyName ?? host, endpoint: endpoint, timeout: connectTimeout)
+            } catch {
+                redisFree(context)
+                throw error
+            }
+        }
+        let connection = HiredisConnection(context: context, tls: session, peer: endpoint.description)
         try connection.setCommandTimeout(commandTimeout)
         return connection
     }
 
+    /// Runs the TLS client handshake on a connected socket.
+    private static func handshake(on fd: Int32, settings: RedisConfiguration.TLS, name: String?, endpoint: RedisConfiguration.Endpoint, timeout: Duration) throws(RedisError) -> OpaquePointer {
+        var failure = breakwater_tls_failure()
+        let verifyPeer: Int32 = settings.verify == .full ? 1 : 0
+        let session = withOptionalCStrings([settings.caFile, settings.certFile, settings.keyFile, name]) { strings in
+            breakwater_tls_connect(fd, strings[0], strings[1], strings[2], strings[3], verifyPeer == 1 ? strings[3] : nil, verifyPeer, &failure)
+        }
+        guard let session else {
+            var error = tlsError(failure, at: endpoint.description)
+            if error.tlsFailure == .handshakeTimeout {
+                error.message = "TLS with \(endpoint): handshake timed out after \(timeout.millisecondsClamped) ms (no TLS answer: a plaintext Redis port, or a server that is stuck)"
+            }
+            throw error
+        }
+        return session
+    }
+
+    /// Loads the TLS files as a connect would (no connection).
+    static func checkTLSFiles(_ settings: RedisConfiguration.TLS) throws(RedisError) {
+        var failure = breakwater_tls_failure()
+        let loaded = withOptionalCStrings([settings.caFile, settings.certFile, settings.keyFile]) { strings in
+            breakwater_tls_check_files(strings[0], strings[1], strings[2], settings.verify == .full ? 1 : 0, &failure)
+        }
+        if loaded != 1 { throw tlsError(failure, at: "the TLS files") }
+    }
+
     /// The socket's file descriptor, for `poll(2)`.
     var fileDescriptor: Int32 { context.pointee.fd }
+
+    /// Whether input is already waiting that `poll(2)` on the socket would not report
+    /// (decrypted TLS bytes held by the session).
+    var hasBufferedInput: Bool { breakwater_tls_pending(tls) > 0 }
 
     /// Sets the read/write timeout of the socket (`SO_RCVTIMEO`/`SO_SNDTIMEO`).
     func setCommandTimeout(_ timeout: Duration) throws(RedisError) {
@@ -67,51 +137,57 @@ final class HiredisConnection {
     ///
     /// A server error reply is returned as ``RedisValue/error(_:)``, not thrown.
     func execute(_ command: RedisCommand) throws(RedisError) -> RedisValue {
-        let reply: UnsafeMutableRawPointer? = Self.withArgv(command.arguments) { argc, argv, lengths in
-            redisCommandArgv(context, argc, argv, lengths)
-        }
-        guard let reply else {
-            throw Self.error(from: context, while: "executing \(command.name)", connecting: false)
-        }
-        defer { freeReplyObject(reply) }
-        return try Self.decode(reply.assumingMemoryBound(to: redisReply.self))
+        try append(command)
+        return try nextReply(while: "executing \(command.name)")
     }
 
     /// Queues a command in the output buffer without sending it (pipelining).
     func append(_ command: RedisCommand) throws(RedisError) {
-        let status = Self.withArgv(command.arguments) { argc, argv, lengths in
-            redisAppendCommandArgv(context, argc, argv, lengths)
+        var formatted: UnsafeMutablePointer<CChar>?
+        let length = Self.withArgv(command.arguments) { argc, argv, lengths in
+            redisFormatCommandArgv(&formatted, argc, argv, lengths)
         }
-        if status != REDIS_OK {
-            throw Self.error(from: context, while: "queueing \(command.name)", connecting: false)
+        guard length > 0, let formatted else {
+            throw RedisError(.protocolError, "cannot format \(command.name)")
         }
+        defer { redisFreeCommand(formatted) }
+        output.append(contentsOf: UnsafeRawBufferPointer(start: formatted, count: Int(length)))
     }
 
     /// Flushes queued commands if needed and blocks for the next reply.
     func nextReply() throws(RedisError) -> RedisValue {
-        var raw: UnsafeMutableRawPointer?
-        if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
-            throw Self.error(from: context, while: "reading a reply", connecting: false)
+        try nextReply(while: "reading a reply")
+    }
+
+    private func nextReply(while action: String) throws(RedisError) -> RedisValue {
+        try flush()
+        while true {
+            if let reply = try bufferedReply() { return reply }
+            try receive(while: action)
         }
-        defer { freeReplyObject(raw) }
-        return try Self.decode(raw!.assumingMemoryBound(to: redisReply.self))
     }
 
     /// Writes the whole output buffer to the socket.
     func flush() throws(RedisError) {
-        var done: Int32 = 0
-        while done == 0 {
-            if redisBufferWrite(context, &done) != REDIS_OK {
-                throw Self.error(from: context, while: "writing", connecting: false)
+        var written = 0
+        defer { output.removeFirst(written) }
+        while written < output.count {
+            let sent: Result<Int, RedisError> = output.withUnsafeBytes { bytes in
+                do throws(RedisError) {
+                    return .success(try send(UnsafeRawBufferPointer(rebasing: bytes[written...])))
+                } catch {
+                    return .failure(error)
+                }
             }
+            written += try sent.get()
         }
     }
 
     /// Returns a reply already parsed from the input buffer, without touching the socket.
     func bufferedReply() throws(RedisError) -> RedisValue? {
         var raw: UnsafeMutableRawPointer?
-        if redisGetReplyFromReader(context, &raw) != REDIS_OK {
-            throw Self.error(from: context, while: "parsing a reply", connecting: false)
+        if redisReaderGetReply(context.pointee.reader, &raw) != REDIS_OK {
+            throw readerError()
         }
         guard let raw else { return nil }
         defer { freeReplyObject(raw) }
@@ -120,9 +196,94 @@ final class HiredisConnection {
 
     /// Reads whatever the socket has into the input buffer (call after `poll` says readable).
     func readAvailable() throws(RedisError) {
-        if redisBufferRead(context) != REDIS_OK {
-            throw Self.error(from: context, while: "reading", connecting: false)
+        try receive(while: "reading")
+        while hasBufferedInput { try receive(while: "reading") }
+    }
+
+    // MARK: - Transport
+
+    /// Writes some of `bytes`; returns how many.
+    private func send(_ bytes: UnsafeRawBufferPointer) throws(RedisError) -> Int {
+        let chunk = min(bytes.count, Int(Int32.max))
+        if let tls {
+            var failure = breakwater_tls_failure()
+            let sent = breakwater_tls_write(tls, bytes.baseAddress, Int32(chunk), &failure)
+            if sent > 0 { return Int(sent) }
+            throw Self.tlsError(failure, at: peer, while: "writing")
         }
+        while true {
+            let sent = write(context.pointee.fd, bytes.baseAddress, chunk)
+            if sent > 0 { return sent }
+            if sent < 0 && errno == EINTR { continue }
+            throw Self.ioError(errno: sent == 0 ? EPIPE : errno, while: "writing to \(peer)")
+        }
+    }
+
+    /// Reads once (blocking up to the socket timeout) and feeds the reader.
+    private func receive(while action: String) throws(RedisError) {
+        let count: Int
+        if let tls {
+            var failure = breakwater_tls_failure()
+            let read = breakwater_tls_read(tls, input.baseAddress, Int32(input.count), &failure)
+            if read <= 0 { throw Self.tlsError(failure, at: peer, while: action) }
+            count = Int(read)
+        } else {
+            var read: Int
+            repeat { read = recv(context.pointee.fd, input.baseAddress, input.count, 0) } while read < 0 && errno == EINTR
+            if read == 0 { throw RedisError(.connectionLost, "\(action): server closed the connection") }
+            if read < 0 { throw Self.ioError(errno: errno, while: "\(action) from \(peer)") }
+            count = read
+        }
+        if redisReaderFeed(context.pointee.reader, input.baseAddress!.assumingMemoryBound(to: CChar.self), count) != REDIS_OK {
+            throw readerError()
+        }
+    }
+
+    /// The reader's own error (a protocol error, or an oversized reply).
+    private func readerError() -> RedisError {
+        let reader = context.pointee.reader!
+        let text = withUnsafeBytes(of: reader.pointee.errstr) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if reader.pointee.err == REDIS_ERR_OOM {
+            return RedisError(.connectionLost, "parsing a reply from \(peer): reply too large or out of memory")
+        }
+        return RedisError(.protocolError, "parsing a reply from \(peer): \(text.isEmpty ? "invalid reply" : text)")
+    }
+
+    private static func ioError(errno code: Int32, while action: String) -> RedisError {
+        if code == EAGAIN || code == EWOULDBLOCK || code == ETIMEDOUT {
+            return RedisError(.timeout, "timed out \(action)")
+        }
+        return RedisError(.connectionLost, "\(action): \(String(cString: strerror(code)))")
+    }
+
+    /// Maps a TLS failure to one ``RedisError`` whose message names the cause.
+    private static func tlsError(_ failure: breakwater_tls_failure, at peer: String, while action: String? = nil) -> RedisError {
+        let text = withUnsafeBytes(of: failure.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        let cause: TLSFailure
+        switch Int(failure.cause) {
+        case Int(BREAKWATER_TLS_FILES): cause = .files
+        case Int(BREAKWATER_TLS_UNKNOWN_CA): cause = .unknownCA
+        case Int(BREAKWATER_TLS_EXPIRED): cause = .expired
+        case Int(BREAKWATER_TLS_NOT_YET_VALID): cause = .notYetValid
+        case Int(BREAKWATER_TLS_NAME_MISMATCH): cause = .nameMismatch
+        case Int(BREAKWATER_TLS_PLAINTEXT): cause = .plaintextServer
+        case Int(BREAKWATER_TLS_CLIENT_CERT_REQUIRED): cause = .clientCertificateRequired
+        case Int(BREAKWATER_TLS_CLIENT_CERT_REJECTED): cause = .clientCertificateRejected
+        case Int(BREAKWATER_TLS_TIMEOUT):
+            if let action { return RedisError(.timeout, "timed out \(action) from \(peer)") }
+            cause = .handshakeTimeout
+        case Int(BREAKWATER_TLS_CLOSED):
+            if let action { return RedisError(.connectionLost, "\(action): server closed the connection") }
+            return RedisError(.connectionFailed, "TLS with \(peer): \(text)")
+        default:
+            if let action { return RedisError(.connectionLost, "\(action) from \(peer): \(text)") }
+            cause = .other
+        }
+        return RedisError(.tls, "TLS with \(peer): \(text)", tlsFailure: cause)
     }
 
     // MARK: - C boundary helpers
@@ -217,6 +378,13 @@ final class HiredisConnection {
     }
 }
 
+/// Calls `body` with C strings for `values` (`nil` stays `nil`), valid during the call.
+private func withOptionalCStrings<R>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    let copies: [UnsafeMutablePointer<CChar>?] = values.map { $0.map { strdup($0) } ?? nil }
+    defer { for copy in copies { free(copy) } }
+    return body(copies.map { $0.map { UnsafePointer($0) } })
+}
+
 private func makeTimeval(_ duration: Duration) -> timeval {
     let (seconds, attoseconds) = duration.components
     var value = timeval()
@@ -267,6 +435,7 @@ struct Readiness {
 
 /// Blocks until the connection's socket is readable, the pipe is woken, or the timeout passes.
 func waitReadable(_ connection: HiredisConnection?, wake: WakePipe, timeout: Duration) -> Readiness {
+    if let connection, connection.hasBufferedInput { return Readiness(socketReadable: true, woken: false) }
     var fds = [pollfd(fd: wake.fileDescriptor, events: Int16(POLLIN), revents: 0)]
     if let connection { fds.append(pollfd(fd: connection.fileDescriptor, events: Int16(POLLIN), revents: 0)) }
     let milliseconds = Int32(clamping: timeout.millisecondsClamped)

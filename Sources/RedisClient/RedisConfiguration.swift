@@ -5,6 +5,7 @@ import Foundation
 /// Built from a URL of the form `redis://[user[:password]@]host[:port][/db]`,
 /// `unix:///path/to.sock[?db=N]`, or (high availability through Redis Sentinel)
 /// `redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER`.
+/// `rediss://` and `rediss-sentinel://` are the same over TLS (see ``TLS``).
 /// The password may instead come from the environment (`REDIS_PASSWORD`) or a file
 /// (`REDIS_PASSWORD_FILE`); see ``init(url:environment:)``.
 public struct RedisConfiguration: Sendable, Hashable {
@@ -69,6 +70,9 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var password: String?
     /// The logical database selected after connecting.
     public var database: Int
+    /// TLS settings; set for `rediss://` and `rediss-sentinel://` (then every connection,
+    /// to the sentinels too, uses TLS). `nil`: plaintext.
+    public var tls: TLS?
     /// How long a connect may take.
     public var connectTimeout: Duration
     /// How long a single command (or pipeline read) may take before the connection is dropped.
@@ -88,9 +92,11 @@ public struct RedisConfiguration: Sendable, Hashable {
         commandTimeout: Duration = .seconds(2),
         initialReconnectDelay: Duration = .milliseconds(50),
         maximumReconnectDelay: Duration = .seconds(5),
-        sentinel: Sentinel? = nil
+        sentinel: Sentinel? = nil,
+        tls: TLS? = nil
     ) {
         self.endpoint = endpoint
+        self.tls = tls
         self.sentinel = sentinel
         self.username = username
         self.password = password
@@ -117,19 +123,32 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// - Throws: ``RedisError`` with code `invalidConfiguration`, naming what is wrong
     ///   (the password itself is never repeated).
     public init(url: String, environment: [String: String] = [:]) throws(RedisError) {
-        if url.lowercased().hasPrefix("redis-sentinel://") {
-            let parsed = try Self.parseSentinel(url)
+        let lowered = url.lowercased()
+        let secure = lowered.hasPrefix("rediss://") || lowered.hasPrefix("rediss-sentinel://")
+        // The TLS scheme is the plain one with its "s"; the rest of the grammar is shared.
+        let plain = secure ? url.replacingOccurrences(of: "rediss", with: "redis", options: [.anchored, .caseInsensitive]) : url
+        if plain.lowercased().hasPrefix("redis-sentinel://") {
+            let parsed = try Self.parseSentinel(plain, shown: url)
             self.init(endpoint: parsed.sentinels[0], username: parsed.username, password: parsed.password, database: parsed.database)
             var sentinel = Sentinel(masterName: parsed.masterName, sentinels: parsed.sentinels)
             if let user = environment["REDIS_SENTINEL_USERNAME"], !user.isEmpty { sentinel.username = user }
             sentinel.password = try Self.secret(environment, "REDIS_SENTINEL_PASSWORD")
             self.sentinel = sentinel
         } else {
-            let parsed = try Self.parse(url)
+            let parsed = try Self.parse(plain, shown: url)
             self.init(endpoint: parsed.endpoint, username: parsed.username, password: parsed.password, database: parsed.database)
         }
         if password == nil {
             password = try Self.secret(environment, "REDIS_PASSWORD")
+        }
+        if secure {
+            var tls = TLS()
+            try tls.apply(environment: environment)
+            try tls.validate()
+            self.tls = tls
+        } else if let name = TLS.environmentNames.first(where: { !(environment[$0] ?? "").isEmpty }) {
+            // Never plaintext when TLS was asked for.
+            throw RedisError(.invalidConfiguration, "\(name) is set but the Redis URL \(Self.redacted(url)) is not TLS: use rediss:// (or rediss-sentinel://), or unset \(name)")
         }
     }
 
@@ -151,11 +170,11 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var usesSentinel: Bool { sentinel != nil }
 
     /// What the client talks to, for logs: the endpoint, or the master name and sentinels.
-    public var target: String { sentinel.map(\.description) ?? endpoint.description }
+    public var target: String { (sentinel.map(\.description) ?? endpoint.description) + (tls == nil ? "" : " (TLS)") }
 
-    private static func parseSentinel(_ url: String) throws(RedisError) -> (sentinels: [Endpoint], masterName: String, username: String?, password: String?, database: Int) {
+    private static func parseSentinel(_ url: String, shown: String) throws(RedisError) -> (sentinels: [Endpoint], masterName: String, username: String?, password: String?, database: Int) {
         func invalid(_ reason: String) -> RedisError {
-            RedisError(.invalidConfiguration, "invalid Redis Sentinel URL \(redacted(url)): \(reason)")
+            RedisError(.invalidConfiguration, "invalid Redis Sentinel URL \(redacted(shown)): \(reason)")
         }
         var rest = Substring(url.dropFirst("redis-sentinel://".count))
         let (username, password, afterUserinfo) = splitUserinfo(rest)
@@ -232,9 +251,9 @@ public struct RedisConfiguration: Sendable, Hashable {
         return (String(text), port)
     }
 
-    private static func parse(_ url: String) throws(RedisError) -> (endpoint: Endpoint, username: String?, password: String?, database: Int) {
+    private static func parse(_ url: String, shown: String) throws(RedisError) -> (endpoint: Endpoint, username: String?, password: String?, database: Int) {
         func invalid(_ reason: String) -> RedisError {
-            RedisError(.invalidConfiguration, "invalid Redis URL \(redacted(url)): \(reason)")
+            RedisError(.invalidConfiguration, "invalid Redis URL \(redacted(shown)): \(reason)")
         }
         if url.hasPrefix("unix://") {
             var rest = Substring(url.dropFirst("unix://".count))
@@ -254,8 +273,7 @@ public struct RedisConfiguration: Sendable, Hashable {
             return (.unix(path: String(rest)), nil, nil, database)
         }
         guard url.hasPrefix("redis://") else {
-            if url.hasPrefix("rediss://") { throw invalid("TLS (rediss://) is not supported by hiredis 0.14; use a TLS proxy such as stunnel") }
-            throw invalid("expected a redis://, redis-sentinel:// or unix:// URL")
+            throw invalid("expected a redis://, rediss://, redis-sentinel://, rediss-sentinel:// or unix:// URL")
         }
         var rest = Substring(url.dropFirst("redis://".count))
         let (username, password, afterUserinfo) = splitUserinfo(rest)

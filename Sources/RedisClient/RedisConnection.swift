@@ -268,15 +268,25 @@ public final class RedisConnection: @unchecked Sendable {
         let link = try HiredisConnection.connect(
             to: endpoint,
             connectTimeout: configuration.connectTimeout,
-            commandTimeout: configuration.commandTimeout
+            commandTimeout: configuration.commandTimeout,
+            tls: configuration.tls
         )
-        if let password = configuration.password {
-            let auth = configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
-            if case .error(let text) = try link.execute(auth) {
-                throw RedisError(.authenticationFailed, "AUTH\(configuration.username.map { " as \($0)" } ?? "") refused by \(endpoint): \(text)")
+        do throws(RedisError) {
+            if let password = configuration.password {
+                let auth = configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)
+                if case .error(let text) = try link.execute(auth) {
+                    throw RedisError(.authenticationFailed, "AUTH\(configuration.username.map { " as \($0)" } ?? "") refused by \(endpoint): \(text)")
+                }
+            } else if verify == nil {
+                // One round trip proves the link (and, over TLS, a server that checks client
+                // certificates after the handshake) before it is handed out.
+                _ = try link.execute(RedisCommand("PING"))
             }
+            try verify?(link)
+        } catch {
+            guard configuration.tls == nil, error.code == .connectionLost else { throw error }
+            throw RedisError(.connectionFailed, "\(error.message) right after connecting to \(endpoint) (a TLS-only server? use rediss://)")
         }
-        try verify?(link)
         if configuration.database != 0 {
             if case .error(let text) = try link.execute(RedisCommand("SELECT", configuration.database)) {
                 throw RedisError(.databaseSelectionFailed, "SELECT \(configuration.database) refused by \(endpoint): \(text)")

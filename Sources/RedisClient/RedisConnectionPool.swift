@@ -101,9 +101,14 @@ public final class RedisConnectionPool: Sendable {
     }
 }
 
-/// Tracks whether Redis is reachable; logs and notifies once per change.
+/// Tracks whether Redis is reachable; logs once per change and, while unreachable, once per
+/// new cause (e.g. refused, then a TLS name mismatch); notifies observers once per change.
 final class ReachabilityTracker: Sendable {
-    private let state = Mutex<Bool?>(nil)
+    private struct State {
+        var up: Bool?
+        var cause: String?
+    }
+    private let state = Mutex(State())
     private let observers = Mutex<[@Sendable (Bool) -> Void]>([])
     private let endpoint: String
     private let logger: Logger
@@ -113,23 +118,25 @@ final class ReachabilityTracker: Sendable {
         self.logger = logger
     }
 
-    var current: Bool? { state.withLock { $0 } }
+    var current: Bool? { state.withLock { $0.up } }
 
     func observe(_ observer: @escaping @Sendable (Bool) -> Void) {
         observers.withLock { $0.append(observer) }
     }
 
     func update(_ up: Bool, error: RedisError?) {
-        let changed = state.withLock { state -> Bool in
-            defer { state = up }
-            return state != up
+        let cause = up ? nil : (error?.cause ?? "unknown")
+        let (changed, newCause) = state.withLock { state -> (Bool, Bool) in
+            defer { state = State(up: up, cause: cause) }
+            return (state.up != up, !up && state.cause != cause)
         }
-        guard changed else { return }
+        guard changed || newCause else { return }
         if up {
             logger.info("redis reachable", metadata: ["endpoint": "\(endpoint)"])
         } else {
-            logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "error": "\(error.map(\.message) ?? "unknown")"])
+            logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "cause": "\(cause ?? "unknown")", "error": "\(error.map(\.message) ?? "unknown")"])
         }
+        guard changed else { return }
         for observer in observers.withLock({ $0 }) { observer(up) }
     }
 }

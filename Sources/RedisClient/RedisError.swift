@@ -24,6 +24,8 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolError = Code("protocol error")
         /// The client was shut down.
         public static let closed = Code("closed")
+        /// The TLS handshake or the TLS layer failed; ``RedisError/tlsFailure`` says why.
+        public static let tls = Code("TLS failed")
         /// The connection is down and the next reconnect attempt is not due yet.
         public static let unavailable = Code("unavailable")
         public var description: String { raw }
@@ -33,18 +35,27 @@ public struct RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: Code
     /// A human-readable explanation, e.g. the server's `-ERR` text.
     public var message: String
+    /// For ``Code/tls``: the cause (unknown CA, expired, name mismatch, …).
+    public var tlsFailure: TLSFailure?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, tlsFailure: TLSFailure? = nil) {
         self.code = code
         self.message = message
+        self.tlsFailure = tlsFailure
+    }
+
+    /// What an operator would call the cause, for "log once per cause": the code, and for
+    /// TLS failures the TLS cause.
+    public var cause: String {
+        tlsFailure.map { "TLS \($0.rawValue)" } ?? code.description
     }
 
     public var description: String { "redis \(code): \(message)" }
 
     /// Whether the failure means the connection is unusable and must be re-established.
     public var breaksConnection: Bool {
-        code == .connectionLost || code == .timeout || code == .protocolError || code == .connectionFailed
+        code == .connectionLost || code == .timeout || code == .protocolError || code == .connectionFailed || code == .tls
     }
 
     /// Whether this is a `READONLY` refusal: the node written to is a replica (with Sentinel,

@@ -130,6 +130,7 @@ final class SentinelMonitor: Sendable {
         let start = state.withLock { $0.preferred }
         var problems: [String] = []
         var refusal: RedisError.Code?
+        var tlsFailures: [TLSFailure] = []
         for offset in 0..<count {
             let index = (start + offset) % count
             let sentinel = settings.sentinels[index]
@@ -139,6 +140,7 @@ final class SentinelMonitor: Sendable {
                 address = try queryMaster(on: link, sentinel: sentinel)
             } catch {
                 problems.append("sentinel \(sentinel): \(error.message)")
+                if let cause = error.tlsFailure { tlsFailures.append(cause) }
                 continue
             }
             do {
@@ -158,10 +160,16 @@ final class SentinelMonitor: Sendable {
                 return (link, address)
             } catch {
                 if error.code == .authenticationFailed || error.code == .databaseSelectionFailed { refusal = error.code }
+                if let cause = error.tlsFailure { tlsFailures.append(cause) }
                 problems.append("master \(address) named by sentinel \(sentinel): \(error.message)")
             }
         }
-        throw RedisError(refusal ?? .connectionFailed, "cannot resolve master \"\(settings.masterName)\" through \(count) sentinel(s): \(problems.joined(separator: "; "))")
+        let message = "cannot resolve master \"\(settings.masterName)\" through \(count) sentinel(s): \(problems.joined(separator: "; "))"
+        // A TLS problem every answer shared is the cause an operator must see.
+        if refusal == nil, let cause = tlsFailures.first, tlsFailures.count == problems.count, tlsFailures.allSatisfy({ $0 == cause }) {
+            throw RedisError(.tls, message, tlsFailure: cause)
+        }
+        throw RedisError(refusal ?? .connectionFailed, message)
     }
 
     /// Opens an authenticated link to one sentinel with the short sentinel timeout.
@@ -169,7 +177,8 @@ final class SentinelMonitor: Sendable {
         let link = try HiredisConnection.connect(
             to: sentinel,
             connectTimeout: settings.connectTimeout,
-            commandTimeout: min(configuration.commandTimeout, .seconds(1))
+            commandTimeout: min(configuration.commandTimeout, .seconds(1)),
+            tls: configuration.tls
         )
         if let password = settings.password {
             let auth = settings.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password)

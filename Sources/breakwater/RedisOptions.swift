@@ -7,7 +7,7 @@ import SharedBreaker
 
 /// `--redis-url`, shared by every subcommand.
 struct RedisOptions: ParsableArguments {
-    @Option(name: .customLong("redis-url"), help: "Redis URL: redis://[user[:password]@]host[:port][/db], unix:///path, or redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER (sentinels' password: REDIS_SENTINEL_PASSWORD) (env REDIS_URL; default redis://127.0.0.1:6379). The password may come from REDIS_PASSWORD or REDIS_PASSWORD_FILE.")
+    @Option(name: .customLong("redis-url"), help: "Redis URL: redis://[user[:password]@]host[:port][/db], unix:///path, or redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER (sentinels' password: REDIS_SENTINEL_PASSWORD); rediss:// and rediss-sentinel:// for TLS (REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE, REDIS_TLS_SERVER_NAME, REDIS_TLS_VERIFY) (env REDIS_URL; default redis://127.0.0.1:6379). The password may come from REDIS_PASSWORD or REDIS_PASSWORD_FILE.")
     var url: String?
 
     /// The explicit URL: the option, else `REDIS_URL`.
@@ -20,6 +20,9 @@ struct RedisOptions: ParsableArguments {
         do {
             var configuration = try RedisEndpoint.configuration(override: override, environment: ProcessInfo.processInfo.environment)
             configuration.connectTimeout = .seconds(2)
+            if configuration.tls?.verify == RedisConfiguration.TLS.Verification.none {
+                FileHandle.standardError.write(Data("warning: redis TLS verification is off (REDIS_TLS_VERIFY=none): the server is not authenticated\n".utf8))
+            }
             return configuration
         } catch {
             throw CommandFailure.usage("\(error)")
