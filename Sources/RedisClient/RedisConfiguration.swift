@@ -273,7 +273,7 @@ public struct RedisConfiguration: Sendable, Hashable {
             return (.unix(path: String(rest)), nil, nil, database)
         }
         guard url.hasPrefix("redis://") else {
-            throw invalid("expected a redis://, rediss://, redis-sentinel://, rediss-sentinel:// or unix:// URL")
+            throw invalid("expected a redis://, redis-sentinel:// or unix:// URL (rediss:// and rediss-sentinel:// for TLS)")
         }
         var rest = Substring(url.dropFirst("redis://".count))
         let (username, password, afterUserinfo) = splitUserinfo(rest)

@@ -46,7 +46,8 @@ struct RedisConfigurationTests {
         ("redis://host/-1", "database \"-1\""),
         ("redis://", "missing host"),
         ("unix://relative", "expected unix:///absolute/path"),
-        ("rediss://host", "TLS"),
+        ("rediss://", "missing host"),
+        ("rediss-sentinel://host", "no master name"),
     ])
     func rejects(url: String, reason: String) {
         #expect {
@@ -159,6 +160,40 @@ struct RedisConfigurationTests {
         } catch {
             #expect(!"\(error)".contains("hunter2"))
             #expect("\(error)".contains("bob:***"))
+        }
+    }
+
+    @Test("rediss:// and rediss-sentinel:// turn TLS on for every link, with REDIS_TLS_* settings")
+    func tlsURLs() throws {
+        let direct = try RedisConfiguration(url: "rediss://:pw@cache.example:6380/2", environment: [
+            "REDIS_TLS_CA_FILE": "/etc/ca.pem", "REDIS_TLS_CERT_FILE": "/c.pem", "REDIS_TLS_KEY_FILE": "/k.pem",
+            "REDIS_TLS_SERVER_NAME": "cache.internal", "REDIS_TLS_VERIFY": "FULL",
+        ])
+        #expect(direct.endpoint == .tcp(host: "cache.example", port: 6380))
+        #expect(direct.password == "pw" && direct.database == 2)
+        #expect(direct.tls == .init(caFile: "/etc/ca.pem", certFile: "/c.pem", keyFile: "/k.pem", serverName: "cache.internal", verify: .full))
+        let defaults = try RedisConfiguration(url: "REDISS://host")
+        #expect(defaults.tls == .init() && defaults.tls?.verify == .full && defaults.tls?.caFile == nil)
+        let sentinel = try RedisConfiguration(url: "rediss-sentinel://a:26380,b#main", environment: ["REDIS_TLS_VERIFY": "none"])
+        #expect(sentinel.sentinel?.masterName == "main")
+        #expect(sentinel.sentinel?.sentinels == [.tcp(host: "a", port: 26380), .tcp(host: "b", port: 26379)])
+        #expect(sentinel.tls?.verify == RedisConfiguration.TLS.Verification.none)
+        #expect(try RedisConfiguration(url: "redis://host").tls == nil)
+    }
+
+    @Test("TLS settings that cannot be honoured are refused, never a plaintext fallback", arguments: [
+        ("redis://host", ["REDIS_TLS_CA_FILE": "/ca.pem"], "REDIS_TLS_CA_FILE is set but the Redis URL"),
+        ("redis-sentinel://host#m", ["REDIS_TLS_VERIFY": "full"], "use rediss://"),
+        ("rediss://host", ["REDIS_TLS_VERIFY": "sometimes"], "REDIS_TLS_VERIFY must be full or none"),
+        ("rediss://host", ["REDIS_TLS_KEY_FILE": "/k.pem"], "key_file is set without cert_file"),
+        ("rediss://host", ["REDIS_TLS_SERVER_NAME": "two words"], "server_name"),
+    ])
+    func tlsRefusals(url: String, environment: [String: String], reason: String) {
+        #expect {
+            try RedisConfiguration(url: url, environment: environment)
+        } throws: { error in
+            guard let error = error as? RedisError else { return false }
+            return error.code == .invalidConfiguration && error.message.contains(reason)
         }
     }
 }

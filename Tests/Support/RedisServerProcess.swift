@@ -15,14 +15,40 @@ public final class RedisServerProcess: @unchecked Sendable {
     private var process: ChildProcess?
     private let lock = NSLock()
 
+    /// A TLS-only server's files (`--port 0 --tls-port …`).
+    public struct TLS: Sendable {
+        public var certFile: String
+        public var keyFile: String
+        public var caFile: String
+        /// `tls-auth-clients yes`: a client certificate signed by ``caFile`` is required.
+        public var requireClientCertificates: Bool
+
+        public init(certFile: String, keyFile: String, caFile: String, requireClientCertificates: Bool = false) {
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.caFile = caFile
+            self.requireClientCertificates = requireClientCertificates
+        }
+
+        /// The `redis-server` arguments for a TLS-only listener on `port`.
+        public func arguments(port: Int) -> [String] {
+            ["--port", "0", "--tls-port", "\(port)", "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+             "--tls-ca-cert-file", caFile, "--tls-auth-clients", requireClientCertificates ? "yes" : "no"]
+        }
+    }
+    /// Set: the server speaks only TLS; change it before ``start()`` to restart with other files.
+    public var tls: TLS?
+
     /// Starts a server and waits until it answers PING.
     ///
     /// - Parameters:
     ///   - arguments: extra `redis-server` arguments, e.g. `["--requirepass", "pw"]`.
     ///   - port: a fixed port, or `nil` to pick a free one.
     ///   - configFile: a redis.conf to load first (the test's own flags still override it).
-    public init(arguments: [String] = [], port: Int? = nil, configFile: String? = nil) throws {
+    ///   - tls: serve TLS only, with these files.
+    public init(arguments: [String] = [], port: Int? = nil, configFile: String? = nil, tls: TLS? = nil) throws {
         self.configFile = configFile
+        self.tls = tls
         self.port = try port ?? Self.freePort()
         self.portWasPicked = port == nil
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("bw-redis-\(UUID().uuidString)")
@@ -32,7 +58,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// The `redis://` URL of this server (without credentials).
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { tls == nil ? "redis://127.0.0.1:\(port)" : "rediss://127.0.0.1:\(port)" }
 
     /// Starts (or restarts) the process on the same port and directory.
     ///
@@ -43,8 +69,9 @@ public final class RedisServerProcess: @unchecked Sendable {
             // Without a config file: no persistence unless the test asks. With one, its
             // persistence settings stand; only the address and directory are the test's.
             let persistence = configFile == nil ? ["--save", "", "--appendonly", "no"] : []
-            let process = try ChildProcess("redis-server", (configFile.map { [$0] } ?? []) + [
-                "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path,
+            let listener = tls?.arguments(port: port) ?? ["--port", "\(port)"]
+            let process = try ChildProcess("redis-server", (configFile.map { [$0] } ?? []) + listener + [
+                "--bind", "127.0.0.1", "--dir", directory.path,
                 "--daemonize", "no", "--loglevel", "warning",
             ] + persistence + extraArguments, outputPath: logPath)
             lock.withLock { self.process = process }
