@@ -44,7 +44,7 @@ extension ConfigReader {
         if let url {
             let schemes = ["redis://", "rediss://", "unix://", "redis-sentinel://", "rediss-sentinel://"]
             if !schemes.contains(where: { url.lowercased().hasPrefix($0) }) || url.count <= 8 {
-                report("redis.url", "must be redis[s]://[user[:password]@]host[:port][/db], redis[s]-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER or unix:///path (got \"\(RedisSettings.redact(url))\")")
+                report("redis.url", "must be redis://[user[:password]@]host[:port][/db], redis-sentinel://[[user:]password@]host[:port][,host[:port]…][/db]#MASTER or unix:///path, or rediss:// / rediss-sentinel:// for TLS (got \"\(RedisSettings.redact(url))\")")
             }
         }
         let password = secretSource(fields, envKey: "password_env", fileKey: "password_file", at: "redis")

@@ -310,6 +310,20 @@ static inline long breakwater_tls_write(SSL *ssl, const void *buffer, int size, 
     int result = SSL_write(ssl, buffer, size);
     if (result > 0) return result;
     breakwater_tls_describe(ssl, result, errno, NULL, 0, failure);
+    if (failure->cause == BREAKWATER_TLS_CLOSED || failure->cause == BREAKWATER_TLS_OTHER) {
+        /* A server that refuses our client certificate (TLS 1.3 checks it after the
+         * client's handshake ends) sends an alert and closes: read it, it names the cause. */
+        breakwater_tls_failure alert;
+        memset(&alert, 0, sizeof alert);
+        char scratch[256];
+        ERR_clear_error();
+        errno = 0;
+        int read = SSL_read(ssl, scratch, sizeof scratch);
+        if (read <= 0) {
+            breakwater_tls_describe(ssl, read, errno, NULL, 0, &alert);
+            if (alert.cause == BREAKWATER_TLS_CLIENT_CERT_REQUIRED || alert.cause == BREAKWATER_TLS_CLIENT_CERT_REJECTED) *failure = alert;
+        }
+    }
     return -1;
 }
 

@@ -284,8 +284,17 @@ public final class RedisConnection: @unchecked Sendable {
             }
             try verify?(link)
         } catch {
-            guard configuration.tls == nil, error.code == .connectionLost else { throw error }
-            throw RedisError(.connectionFailed, "\(error.message) right after connecting to \(endpoint) (a TLS-only server? use rediss://)")
+            guard error.code == .connectionLost else { throw error }
+            guard let tls = configuration.tls else {
+                throw RedisError(.connectionFailed, "\(error.message) right after connecting to \(endpoint) (a TLS-only server? use rediss://)")
+            }
+            // A server that checks client certificates after the handshake (TLS 1.3) closes
+            // the connection at the first command when it refuses ours, or misses one; the
+            // alert that says so is not always readable by then.
+            if tls.certFile == nil {
+                throw RedisError(.tls, "TLS with \(endpoint): the server closed the connection right after the handshake: it requires a client certificate (set cert_file and key_file / REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE)", tlsFailure: .clientCertificateRequired)
+            }
+            throw RedisError(.tls, "TLS with \(endpoint): the server closed the connection right after the handshake: it refused our client certificate \(tls.certFile ?? "") (is it signed by the CA the server trusts?)", tlsFailure: .clientCertificateRejected)
         }
         if configuration.database != 0 {
             if case .error(let text) = try link.execute(RedisCommand("SELECT", configuration.database)) {

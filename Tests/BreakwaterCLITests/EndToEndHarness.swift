@@ -62,23 +62,29 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// A daemon running `yaml` (with `instance_id` and `http.listen` on a free port added).
     ///
-    /// - Parameter redisURL: Its Redis (default: the test Redis, `REDIS_URL`).
-    init(instance: String, yaml: String, arguments: [String] = [], redisURL: String? = nil) throws {
+    /// - Parameters:
+    ///   - redisURL: Its Redis (default: the test Redis, `REDIS_URL`).
+    ///   - environment: More environment (e.g. `REDIS_TLS_*`).
+    init(instance: String, yaml: String, arguments: [String] = [], redisURL: String? = nil, environment: [String: String] = [:]) throws {
         httpPort = try Loopback.freePort()
         self.instance = instance
         self.arguments = arguments
         self.redisURL = redisURL
+        self.environment = environment
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
         let text = "instance_id: \(instance)\nhttp: { listen: 127.0.0.1:\(httpPort) }\n" + yaml
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process = try Self.spawn(configPath, arguments, redisURL: redisURL)
+        process = try Self.spawn(configPath, arguments, redisURL: redisURL, environment: environment)
     }
 
     private var arguments: [String] = []
     private var redisURL: String?
+    private var environment: [String: String] = [:]
 
-    private static func spawn(_ config: String, _ arguments: [String] = [], redisURL: String? = nil) throws -> ChildProcess {
-        try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: ["REDIS_URL": redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""])
+    private static func spawn(_ config: String, _ arguments: [String] = [], redisURL: String? = nil, environment: [String: String] = [:]) throws -> ChildProcess {
+        var env = environment
+        env["REDIS_URL"] = redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
+        return try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: env)
     }
 
     /// SIGTERM, and the exit code (nil if it did not exit within `timeout`).
@@ -88,7 +94,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func restart() throws {
-        process = try Self.spawn(configPath, arguments, redisURL: redisURL)
+        process = try Self.spawn(configPath, arguments, redisURL: redisURL, environment: environment)
     }
 
     deinit {

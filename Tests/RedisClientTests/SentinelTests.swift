@@ -168,4 +168,55 @@ struct SentinelTests {
         #expect(pool.sentinel?.currentMaster == newMaster)
         #expect(try await cluster.command(port: cluster.replica.port, "GET", "sentinel:before") == .bulkString(Array("1".utf8)))
     }
+
+    @Test("over TLS (tls-port, tls-replication): the pool and a subscriber resolve through the sentinels and follow a failover")
+    func followsFailoverOverTLS() async throws {
+        let cluster = try await SentinelCluster.start(tls: TestCertificates())
+        defer { cluster.stop() }
+        // The sentinels answer with an IP: the certificate is checked against 127.0.0.1.
+        var configuration = try RedisConfiguration(url: cluster.url(), environment: ["REDIS_TLS_CA_FILE": try #require(cluster.certificates).caFile])
+        configuration.initialReconnectDelay = .milliseconds(20)
+        configuration.maximumReconnectDelay = .milliseconds(250)
+        let pool = RedisConnectionPool(configuration: configuration, size: 2)
+        defer { Task { await pool.shutdown() } }
+        let subscriber = try RedisSubscriber(configuration: configuration)
+        defer { subscriber.close() }
+        try await subscriber.subscribe(["sentinel:tls"])
+        _ = try await pool.execute("SET", "sentinel:tls:before", "1")
+        #expect(pool.sentinel?.currentMaster == .tcp(host: "127.0.0.1", port: cluster.master.port))
+        #expect(try await eventually { try await cluster.command(port: cluster.replica.port, "GET", "sentinel:tls:before") == .bulkString(Array("1".utf8)) })
+
+        #expect(await cluster.failOver() != nil, "the replica was never promoted")
+        #expect(await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
+            guard (try? await pool.execute("SET", "sentinel:tls:after", "2")) != nil else { return false }
+            return (try? await cluster.command(port: cluster.replica.port, "GET", "sentinel:tls:after")) == .bulkString(Array("2".utf8))
+        })
+        let received = Mutex(false)
+        let consumer = Task {
+            for await event in subscriber.events {
+                if case .message(let message) = event, message.text == "on-new-master" {
+                    received.withLock { $0 = true }
+                    return
+                }
+            }
+        }
+        defer { consumer.cancel() }
+        #expect(await eventually(timeout: .seconds(30), interval: .milliseconds(20)) {
+            if received.withLock({ $0 }) { return true }
+            _ = try? await cluster.command(port: cluster.replica.port, "PUBLISH", "sentinel:tls", "on-new-master")
+            return false
+        })
+
+        // A client that trusts another CA is refused by every sentinel with the same cause.
+        var wrong = configuration
+        wrong.tls?.caFile = try #require(cluster.certificates).otherCAFile
+        let refused = RedisConnection(configuration: wrong)
+        defer { Task { await refused.shutdown() } }
+        do {
+            _ = try await refused.execute("PING")
+            Issue.record("a client trusting another CA reached the master")
+        } catch let error as RedisError {
+            #expect(error.code == .tls && error.tlsFailure == .unknownCA, "\(error)")
+        }
+    }
 }

@@ -20,11 +20,19 @@ public final class SentinelCluster: @unchecked Sendable {
     private var sentinels: [ChildProcess?]
     private let directory: URL
     private let lock = NSLock()
+    /// Set: every process speaks only TLS (`tls-port`, `tls-replication yes`), and
+    /// ``url(prefixing:)`` is a `rediss-sentinel://` URL.
+    public let certificates: TestCertificates?
+
+    /// The client TLS settings for this cluster (`nil` without TLS).
+    public var clientTLS: RedisConfiguration.TLS? { certificates?.clientSettings() }
 
     /// Starts every process and waits (generous deadlines, no fixed sleeps) until the
     /// topology is settled.
-    public static func start() async throws -> SentinelCluster {
-        let cluster = try SentinelCluster()
+    ///
+    /// - Parameter certificates: serve TLS only, with these certificates.
+    public static func start(tls certificates: TestCertificates? = nil) async throws -> SentinelCluster {
+        let cluster = try SentinelCluster(certificates: certificates)
         do {
             try await cluster.waitUntilSettled()
         } catch {
@@ -34,11 +42,14 @@ public final class SentinelCluster: @unchecked Sendable {
         return cluster
     }
 
-    private init() throws {
+    private init(certificates: TestCertificates?) throws {
+        self.certificates = certificates
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("bw-sentinel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        master = try RedisServerProcess()
-        replica = try RedisServerProcess(arguments: ["--replicaof", "127.0.0.1", "\(master.port)"])
+        let serverTLS = certificates.map { RedisServerProcess.TLS(certFile: $0.serverCert, keyFile: $0.serverKey, caFile: $0.caFile) }
+        let replication = certificates == nil ? [] : ["--tls-replication", "yes"]
+        master = try RedisServerProcess(arguments: replication, tls: serverTLS)
+        replica = try RedisServerProcess(arguments: ["--replicaof", "127.0.0.1", "\(master.port)"] + replication, tls: serverTLS)
         var ports: [Int] = []
         for _ in 0..<3 {
             var port = try Loopback.freePort()
@@ -51,8 +62,19 @@ public final class SentinelCluster: @unchecked Sendable {
             let dir = directory.appendingPathComponent("sentinel-\(index)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             // Sentinels rewrite their config file, so it lives in the temp dir.
+            let listener = certificates.map {
+                """
+                port 0
+                tls-port \(ports[index])
+                tls-cert-file \($0.serverCert)
+                tls-key-file \($0.serverKey)
+                tls-ca-cert-file \($0.caFile)
+                tls-auth-clients no
+                tls-replication yes
+                """
+            } ?? "port \(ports[index])"
             let conf = """
-                port \(ports[index])
+                \(listener)
                 bind 127.0.0.1
                 daemonize no
                 dir \(dir.path)
@@ -70,7 +92,7 @@ public final class SentinelCluster: @unchecked Sendable {
     /// `redis-sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3#mymaster`, optionally with
     /// extra (e.g. dead) sentinels first.
     public func url(prefixing extra: [Int] = []) -> String {
-        "redis-sentinel://" + (extra + sentinelPorts).map { "127.0.0.1:\($0)" }.joined(separator: ",") + "#" + masterName
+        (certificates == nil ? "redis-sentinel://" : "rediss-sentinel://") + (extra + sentinelPorts).map { "127.0.0.1:\($0)" }.joined(separator: ",") + "#" + masterName
     }
 
     /// Starts (or restarts) sentinel `index` with its (possibly rewritten) config file.
@@ -98,7 +120,7 @@ public final class SentinelCluster: @unchecked Sendable {
 
     /// Sends one command to a server on 127.0.0.1:`port` on a short-lived connection.
     public func command(port: Int, _ name: String, _ arguments: any RedisArgumentConvertible...) async throws -> RedisValue {
-        var configuration = RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port))
+        var configuration = RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port), tls: clientTLS)
         configuration.connectTimeout = .seconds(2)
         let connection = RedisConnection(configuration: configuration)
         defer { Task { await connection.shutdown() } }
@@ -107,7 +129,7 @@ public final class SentinelCluster: @unchecked Sendable {
 
     /// Sends a command to sentinel `index`.
     public func sentinelCommand(_ index: Int, _ arguments: any RedisArgumentConvertible...) async throws -> RedisValue {
-        let connection = RedisConnection(configuration: RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index])))
+        let connection = RedisConnection(configuration: RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), tls: clientTLS))
         defer { Task { await connection.shutdown() } }
         return try await connection.execute(RedisCommand("SENTINEL", arguments))
     }

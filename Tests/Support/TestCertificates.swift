@@ -55,6 +55,13 @@ public final class TestCertificates: @unchecked Sendable {
         return (ca, cert)
     }
 
+    /// A fresh server certificate from the same CA (a routine rotation): its path.
+    public func reissuedServerCertificate(_ label: String) throws -> String {
+        let cert = directory.appendingPathComponent("\(label)-reissued.crt").path
+        try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: cert, reuseKey: true)
+        return cert
+    }
+
     /// TLS client settings trusting this CA (full verification).
     public func clientSettings(serverName: String? = nil, withClientCertificate: Bool = false) -> RedisConfiguration.TLS {
         RedisConfiguration.TLS(caFile: caFile, certFile: withClientCertificate ? clientCert : nil, keyFile: withClientCertificate ? clientKey : nil, serverName: serverName)

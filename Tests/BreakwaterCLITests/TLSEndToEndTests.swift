@@ -1,0 +1,138 @@
+import BreakwaterTestSupport
+import Foundation
+import RedisClient
+import Testing
+
+/// Real processes against a TLS-only `redis-server` that requires client certificates: the
+/// daemon (TLS from its config file), the CLI and the dashboard (TLS from `REDIS_TLS_*`).
+@Suite("End to end over TLS", .serialized)
+struct TLSEndToEndTests {
+    let certificates: TestCertificates
+
+    init() throws {
+        certificates = try TestCertificates()
+    }
+
+    /// The CLI's and dashboard's environment: this CA and the client certificate.
+    func clientEnvironment(_ server: RedisServerProcess, caFile: String? = nil) -> [String: String] {
+        ["REDIS_URL": server.url, "REDIS_TLS_CA_FILE": caFile ?? certificates.caFile,
+         "REDIS_TLS_CERT_FILE": certificates.clientCert, "REDIS_TLS_KEY_FILE": certificates.clientKey]
+    }
+
+    func daemonYAML(_ server: RedisServerProcess, name: String, upstream: FlakyUpstream, caFile: String) -> String {
+        """
+        redis:
+          url: \(server.url)
+          tls: { ca_file: \(caFile), cert_file: \(certificates.clientCert), key_file: \(certificates.clientKey) }
+        collectors:
+          - name: \(name)
+            kind: http_json
+            base_url: \(upstream.baseURL)/data
+            interval_seconds: 0.1
+            timeout_seconds: 0.5
+            breaker: { failure_threshold: 3, open_timeout_seconds: 1, half_open_max_calls: 1, half_open_success_threshold: 1 }
+        """
+    }
+
+    func readyStatus(_ daemon: DaemonProcess) -> Int? {
+        (try? Loopback.http(port: daemon.httpPort, path: "/readyz"))?.status
+    }
+
+    @Test("daemon, CLI and dashboard over mTLS: trip, recover, force-open seen over pub/sub, a Redis restart with a reissued certificate")
+    func fullCycle() async throws {
+        let server = try RedisServerProcess(tls: .init(certFile: certificates.serverCert, keyFile: certificates.serverKey, caFile: certificates.caFile, requireClientCertificates: true))
+        defer { server.stop() }
+        let env = clientEnvironment(server)
+        var configuration = try RedisConfiguration(url: server.url, environment: env)
+        configuration.maximumReconnectDelay = .milliseconds(200)
+        let pool = RedisConnectionPool(configuration: configuration, size: 1)
+        defer { Task { await pool.shutdown() } }
+        func field(_ name: String, _ field: String) async -> String? {
+            try? await pool.execute("HGET", "cb_state:" + name, field).string
+        }
+        let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
+        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+        let daemon = try DaemonProcess(instance: "tls-1", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: certificates.caFile), redisURL: server.url)
+        #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 3 }, "\(daemon.process.output.suffix(2000))")
+        #expect(readyStatus(daemon) == 200)
+
+        // Trip and recover through the shared state.
+        try upstream.setMode("error500")
+        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" })
+        try upstream.setMode("healthy")
+        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
+
+        // The dashboard subscribes over TLS and lists the breaker.
+        let port = try Loopback.freePort()
+        let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
+        defer { dashboard.stop(signal: SIGTERM) }
+        #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
+        let stream = try ChildProcess("curl", ["-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"])
+        defer { stream.stop(signal: SIGKILL) }
+        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
+
+        // A force-open from the CLI reaches the daemon over pub/sub: its view opens.
+        let forced = try await breakwater(["force-open", name, "--note", "tls drill"], environment: env)
+        #expect(forced.exitCode == 0, "\(forced.output)")
+        #expect(await eventually(timeout: .seconds(10)) {
+            ((try? Loopback.http(port: daemon.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
+                .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2")
+        })
+        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("forced_open") }, "\(stream.output.suffix(1000))")
+        let status = try await breakwater(["status", name], environment: env)
+        #expect(status.exitCode == 0 && status.output.contains("open"), "\(status.output)")
+        #expect(try await breakwater(["reset", name], environment: env).exitCode == 0)
+
+        // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
+        server.kill()
+        server.tls?.certFile = try certificates.reissuedServerCertificate("restart")
+        #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
+        try server.start()
+        #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
+        let before = (try? await pool.execute("XLEN", "collector:" + name).int) ?? 0
+        #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) > before })
+        #expect(await daemon.terminate() == 0)
+        _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+    }
+
+    @Test("a refused TLS link: the daemon stays up with /readyz 503 and one line per cause, and recovers when the CA file is fixed; the CLI exits 1 naming the cause")
+    func refusedThenFixed() async throws {
+        let server = try RedisServerProcess(tls: .init(certFile: certificates.serverCert, keyFile: certificates.serverKey, caFile: certificates.caFile))
+        defer { server.stop() }
+        // The CLI: one line naming the cause, exit 1.
+        let wrongCA = clientEnvironment(server, caFile: certificates.otherCAFile)
+        let cli = try await breakwater(["list"], environment: wrongCA)
+        #expect(cli.exitCode == 1, "\(cli.output)")
+        #expect(cli.output.contains("unknown CA") && cli.output.split(separator: "\n").count == 1, "\(cli.output)")
+        let plain = try RedisServerProcess()
+        defer { plain.stop() }
+        let onPlaintext = try await breakwater(["list"], environment: ["REDIS_URL": "rediss://127.0.0.1:\(plain.port)", "REDIS_TLS_CA_FILE": certificates.caFile])
+        #expect(onPlaintext.exitCode == 1 && onPlaintext.output.contains("plaintext"), "\(onPlaintext.output)")
+
+        // The daemon trusts the wrong CA through a file that is then fixed in place.
+        let trust = certificates.directory.appendingPathComponent("daemon-trust.pem").path
+        try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: trust)
+        let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
+        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+        let daemon = try DaemonProcess(instance: "tls-2", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: trust), redisURL: server.url)
+        #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 503 })
+        #expect(await eventually(timeout: .seconds(30)) { daemon.process.output.contains("cause=TLS unknown CA") }, "\(daemon.process.output.suffix(2000))")
+        // Reconnects go on with backoff meanwhile; each is refused the same way, and logged once.
+        try await Task.sleep(for: .seconds(2))
+        #expect(daemon.process.isRunning)
+        let lines = daemon.process.output.split(separator: "\n").filter { $0.contains("redis unreachable") && $0.contains("cause=TLS unknown CA") }
+        #expect(lines.count == 1, "\(lines)")
+        // The CA file is fixed: the next reconnect reads it.
+        try Data(contentsOf: URL(fileURLWithPath: certificates.caFile)).write(to: URL(fileURLWithPath: trust), options: .atomic)
+        #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
+        // SIGHUP re-reads the files and says so.
+        kill(daemon.process.pid, SIGHUP)
+        #expect(await eventually(timeout: .seconds(15)) { daemon.process.output.contains("SIGHUP: redis TLS files read") })
+        #expect(await daemon.terminate() == 0)
+        var configuration = try RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile])
+        configuration.connectTimeout = .seconds(5)
+        let pool = RedisConnectionPool(configuration: configuration, size: 1)
+        _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+        await pool.shutdown()
+    }
+}
