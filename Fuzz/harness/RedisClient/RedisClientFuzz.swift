@@ -150,7 +150,8 @@ public func breakwaterFuzzRedisURL(_ data: UnsafePointer<UInt8>, _ size: Int) ->
         .map { String(decoding: $0, as: UTF8.self) }
     let url = parts.first ?? ""
     var environment: [String: String] = [:]
-    for (index, name) in ["REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_SENTINEL_USERNAME"].enumerated() where parts.count > index + 1 {
+    let names = ["REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "REDIS_SENTINEL_USERNAME"] + RedisConfiguration.TLS.environmentNames
+    for (index, name) in names.enumerated() where parts.count > index + 1 {
         environment[name] = parts[index + 1]
     }
     // redacted() must show the userinfo as `user:***` (or `***`), never the password.
@@ -185,6 +186,13 @@ public func breakwaterFuzzRedisURL(_ data: UnsafePointer<UInt8>, _ size: Int) ->
         let shown = "redis \(configuration.target) db=\(configuration.database)"
             + (configuration.username.map { " user=\($0)" } ?? "") + (configuration.password == nil ? "" : " password=***")
         precondition(configuration.description == shown, "description \(configuration.description.debugDescription)")
+        // TLS exactly for the TLS schemes, with settings that passed their own validation.
+        let secure = url.lowercased().hasPrefix("rediss://") || url.lowercased().hasPrefix("rediss-sentinel://")
+        precondition((configuration.tls != nil) == secure, "tls \(String(describing: configuration.tls)) for \(url.debugDescription)")
+        if let tls = configuration.tls {
+            do { try tls.validate() } catch { preconditionFailure("accepted TLS settings fail validation: \(error)") }
+            _ = tls.description
+        }
     } catch {
         _ = error.message
     }
