@@ -18,7 +18,7 @@ import SharedBreaker
 /// Figures only, never assertions.
 enum LibraryBench {
     static func run(url: String, iterations: Int, loadSeconds: Double, breakers: Int) async throws {
-        let redis = try RedisConfiguration(url: url)
+        let redis = try RedisConfiguration(url: url, environment: ProcessInfo.processInfo.environment)
         let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let admin = RedisConnectionPool(configuration: redis, size: 1, logger: quiet)
         defer { Task { await admin.shutdown() } }

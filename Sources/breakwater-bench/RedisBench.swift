@@ -2,10 +2,12 @@ import Foundation
 import RedisClient
 
 /// Sequential and pipelined SET/GET throughput of the Swift client, next to
-/// `redis-benchmark -c 1` against the same server in the same run.
+/// `redis-benchmark -c 1` against the same server in the same run (with `--tls` for a
+/// `rediss://` URL, whose settings come from `REDIS_TLS_*`), and the time to open a fresh
+/// connection and get a PONG (for TLS: the handshake).
 enum RedisBench {
     static func run(url: String, operations: Int) async throws {
-        let configuration = try RedisConfiguration(url: url)
+        let configuration = try RedisConfiguration(url: url, environment: ProcessInfo.processInfo.environment)
         let connection = RedisConnection(configuration: configuration)
         let key = "bench:redis:key"
         let value = String(repeating: "x", count: 3)
@@ -50,6 +52,15 @@ enum RedisBench {
             print("  redis-benchmark: not available (apt-get install -y redis-tools)")
         }
         _ = try await connection.execute("DEL", key)
+        let connects = max(20, min(500, operations / 100))
+        let opening = try await clock.measure {
+            for _ in 0..<connects {
+                let fresh = RedisConnection(configuration: configuration)
+                _ = try await fresh.execute("PING")
+                await fresh.shutdown()
+            }
+        }
+        print(String(format: "  swift connect+PING        %10.3f ms each (%d fresh connections)", 1000 / rate(connects, opening), connects))
     }
 
     private static func rate(_ operations: Int, _ duration: Duration) -> Double {
@@ -65,6 +76,13 @@ enum RedisBench {
         var arguments = ["redis-benchmark", "-h", host, "-p", "\(port)", "-c", "1", "-n", "\(operations)", "-t", "set,get", "-q", "-d", "3"]
         if let password = configuration.password { arguments += ["-a", password] }
         if let user = configuration.username { arguments += ["--user", user] }
+        if let tls = configuration.tls {
+            arguments.append("--tls")
+            if let ca = tls.caFile { arguments += ["--cacert", ca] }
+            if let cert = tls.certFile { arguments += ["--cert", cert, "--key", tls.keyFile ?? cert] }
+            if let name = tls.serverName { arguments += ["--sni", name] }
+            if tls.verify == .none { arguments.append("--insecure") }
+        }
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
