@@ -59,34 +59,13 @@ extension ConfigReader {
         guard let node, !Self.isNull(node) else { return nil }
         guard let fields = mapping(node, at: "redis.tls", allowed: Self.redisTLSKeys) else { return nil }
         var settings = RedisTLSSettings()
-        func path(_ key: String) -> String? {
-            guard let value = string(fields[key], at: "redis.tls.\(key)") else { return nil }
-            if value.isEmpty || value.utf8.contains(0) {
-                report("redis.tls.\(key)", "must be a file path (got \"\(value.prefix(60))\")")
-                return nil
-            }
-            return value
-        }
-        settings.caFile = path("ca_file")
-        settings.certFile = path("cert_file")
-        settings.keyFile = path("key_file")
-        if settings.keyFile != nil && settings.certFile == nil {
-            report("redis.tls.key_file", "needs redis.tls.cert_file (a client key needs its certificate)")
-        }
-        if let name = string(fields["server_name"], at: "redis.tls.server_name") {
-            if name.isEmpty || name.utf8.count > 253 || name.contains(where: { $0.isWhitespace || ($0.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) }) {
-                report("redis.tls.server_name", "must be a host name or IP of 1-253 characters without spaces (got \"\(name.prefix(60))\")")
-            } else {
-                settings.serverName = name
-            }
-        }
-        if let verify = string(fields["verify"], at: "redis.tls.verify") {
-            if RedisTLSSettings.verifyModes.contains(verify) {
-                settings.verify = verify
-            } else {
-                report("redis.tls.verify", "must be full or none (got \"\(verify.prefix(40))\")")
-            }
-        }
+        settings.caFile = string(fields["ca_file"], at: "redis.tls.ca_file")
+        settings.certFile = string(fields["cert_file"], at: "redis.tls.cert_file")
+        settings.keyFile = string(fields["key_file"], at: "redis.tls.key_file")
+        // Its form (and the files') is checked where it is used, by the Redis client, and
+        // reported by check-config.
+        settings.serverName = string(fields["server_name"], at: "redis.tls.server_name")
+        settings.verify = string(fields["verify"], at: "redis.tls.verify")
         return settings
     }
 

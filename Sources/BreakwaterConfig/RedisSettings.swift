@@ -42,7 +42,8 @@ public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConverti
     }
 }
 
-/// `redis.tls`: the files and checks for TLS to Redis, as written in the config file.
+/// `redis.tls`: the files and checks for TLS to Redis, as written in the config file (the
+/// Redis client checks their form when it builds its TLS settings; `check-config` reports it).
 public struct RedisTLSSettings: Sendable, Equatable, Hashable {
     /// A PEM file of CA certificates to trust; `nil`: the system trust store.
     public var caFile: String?
@@ -54,9 +55,6 @@ public struct RedisTLSSettings: Sendable, Equatable, Hashable {
     public var serverName: String?
     /// `full` (the default) or `none`.
     public var verify: String?
-
-    /// The accepted values of `verify`.
-    public static let verifyModes = ["full", "none"]
 
     /// Creates TLS settings.
     public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, serverName: String? = nil, verify: String? = nil) {

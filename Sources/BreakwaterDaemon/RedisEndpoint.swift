@@ -21,8 +21,13 @@ public enum RedisEndpoint {
                 throw RedisError(.invalidConfiguration, "redis.tls is set but the Redis URL \(RedisConfiguration.redacted(url)) is not TLS: use rediss:// (or rediss-sentinel://)")
             }
             // The file's settings, then REDIS_TLS_* over them.
-            var tls = RedisConfiguration.TLS(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile, serverName: file.serverName,
-                                            verify: file.verify.flatMap(RedisConfiguration.TLS.Verification.init(rawValue:)) ?? .full)
+            var tls = RedisConfiguration.TLS(caFile: file.caFile, certFile: file.certFile, keyFile: file.keyFile, serverName: file.serverName)
+            if let text = file.verify {
+                guard let mode = RedisConfiguration.TLS.Verification(rawValue: text) else {
+                    throw RedisError(.invalidConfiguration, "redis.tls.verify must be \(RedisConfiguration.TLS.Verification.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(text.prefix(40))\")")
+                }
+                tls.verify = mode
+            }
             try tls.apply(environment: environment)
             try tls.validate()
             configuration.tls = tls

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -218,6 +219,15 @@ static inline SSL_CTX *breakwater_tls_context(const char *ca_file, const char *c
     if (context == NULL) {
         breakwater_tls_fail(failure, BREAKWATER_TLS_OTHER, "cannot create a TLS context");
         return NULL;
+    }
+    const char *files[3][2] = {{"CA file", verify_peer ? ca_file : NULL}, {"client certificate", cert_file}, {"client key", key_file}};
+    for (int index = 0; index < 3; index++) {
+        if (files[index][1] && access(files[index][1], R_OK) != 0) {
+            snprintf(line, sizeof line, "cannot read the %s %s (%s)", files[index][0], files[index][1], strerror(errno));
+            breakwater_tls_fail(failure, BREAKWATER_TLS_FILES, line);
+            SSL_CTX_free(context);
+            return NULL;
+        }
     }
     SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
     SSL_CTX_set_mode(context, SSL_MODE_AUTO_RETRY);

@@ -116,7 +116,10 @@ final class HiredisConnection {
         let loaded = withOptionalCStrings([settings.caFile, settings.certFile, settings.keyFile]) { strings in
             breakwater_tls_check_files(strings[0], strings[1], strings[2], settings.verify == .full ? 1 : 0, &failure)
         }
-        if loaded != 1 { throw tlsError(failure, at: "the TLS files") }
+        if loaded != 1 {
+            let text = withUnsafeBytes(of: failure.message) { raw in String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            throw RedisError(.tls, "TLS: \(text)", tlsFailure: .files)
+        }
     }
 
     /// The socket's file descriptor, for `poll(2)`.

@@ -55,7 +55,7 @@ extension RedisConfiguration {
             if let name = value("REDIS_TLS_SERVER_NAME") { serverName = name }
             if let text = value("REDIS_TLS_VERIFY") {
                 guard let mode = Verification(rawValue: text.lowercased()) else {
-                    throw RedisError(.invalidConfiguration, "REDIS_TLS_VERIFY must be full or none (got \"\(text.prefix(40))\")")
+                    throw RedisError(.invalidConfiguration, "REDIS_TLS_VERIFY must be \(Verification.allCases.map(\.rawValue).joined(separator: " or ")) (got \"\(text.prefix(40))\")")
                 }
                 verify = mode
             }

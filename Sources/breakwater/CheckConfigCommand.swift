@@ -3,6 +3,7 @@ import BreakerCore
 import BreakwaterConfig
 import BreakwaterDaemon
 import Foundation
+import RedisClient
 import SharedBreaker
 
 /// `breakwater check-config --config FILE`: exit 0, or exit 2 listing every problem.
@@ -27,6 +28,23 @@ struct CheckConfigCommand: AsyncParsableCommand {
             } catch {
                 problems += error.problems.map { "collectors[\(index)].breaker.\($0.field): \($0.reason)" }
             }
+        }
+        // The Redis settings as `run` resolves them (URL, TLS settings and REDIS_TLS_*); TLS
+        // files this machine cannot read are a note, like API keys that are not set here.
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            let redis = try RedisEndpoint.configuration(override: nil, settings: configuration.redis, environment: environment)
+            if let tls = redis.tls {
+                do {
+                    try tls.checkFiles()
+                } catch {
+                    FileHandle.standardError.write(Data("note: redis \(error.message) (not checked)\n".utf8))
+                }
+            }
+        } catch let error as RedisError where error.code == .invalidConfiguration {
+            problems.append("redis: \(error.message)")
+        } catch {
+            FileHandle.standardError.write(Data("note: redis: \(error) (not checked)\n".utf8))
         }
         let keys = APIKeyCheck.run(collectors: configuration.collectors, environment: ProcessInfo.processInfo.environment, environmentFile: envFile)
         problems += keys.problems

@@ -48,6 +48,24 @@ struct CLITests {
         for field in fields { #expect(result.output.contains(field), "missing \(field) in: \(result.output)") }
     }
 
+    @Test("check-config resolves redis.tls as run does: bad settings exit 2 naming them, files this machine lacks are a note", arguments: [
+        ("{ url: 'rediss://cache:6380', tls: { verify: sometimes } }", 2, "redis.tls.verify must be full or none"),
+        ("{ url: 'rediss://cache:6380', tls: { key_file: /k.pem } }", 2, "key_file is set without cert_file"),
+        ("{ url: 'rediss://cache:6380', tls: { server_name: 'two words' } }", 2, "server_name"),
+        ("{ url: 'redis://cache:6379', tls: { ca_file: /ca.pem } }", 2, "redis.tls: is set but redis.url is not TLS"),
+        ("{ url: 'rediss://cache:6380', tls: { ca_file: /nonexistent/ca.pem, server_name: cache.internal } }", 0, "note: redis TLS: cannot read the CA file /nonexistent/ca.pem (No such file or directory)"),
+    ])
+    func checkConfigTLS(redis: String, exitCode: Int32, message: String) async throws {
+        let path = try writeConfig("""
+        redis: \(redis)
+        collectors:
+          - { name: api, kind: http_json, base_url: "http://127.0.0.1:1/x", interval_seconds: 0.2 }
+        """)
+        let result = try await breakwater(["check-config", "--config", path])
+        #expect(result.exitCode == exitCode, "\(result.output)")
+        #expect(result.output.contains(message), "\(result.output)")
+    }
+
     @Test("check-config refuses an API key HTTP cannot carry, naming the variable and never the key")
     func checkConfigHeaderUnsafeKey() async throws {
         let path = try writeConfig("""

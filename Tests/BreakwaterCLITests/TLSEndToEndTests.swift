@@ -104,6 +104,10 @@ struct TLSEndToEndTests {
         let cli = try await breakwater(["list"], environment: wrongCA)
         #expect(cli.exitCode == 1, "\(cli.output)")
         #expect(cli.output.contains("unknown CA") && cli.output.split(separator: "\n").count == 1, "\(cli.output)")
+        var insecureEnvironment = wrongCA
+        insecureEnvironment["REDIS_TLS_VERIFY"] = "none"
+        let insecure = try await breakwater(["list"], environment: insecureEnvironment)
+        #expect(insecure.exitCode == 0 && insecure.output.contains("verification is off"), "\(insecure.output)")
         let plain = try RedisServerProcess()
         defer { plain.stop() }
         let onPlaintext = try await breakwater(["list"], environment: ["REDIS_URL": "rediss://127.0.0.1:\(plain.port)", "REDIS_TLS_CA_FILE": certificates.caFile])
