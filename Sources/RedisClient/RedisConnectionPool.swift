@@ -102,11 +102,13 @@ public final class RedisConnectionPool: Sendable {
 }
 
 /// Tracks whether Redis is reachable; logs once per change and, while unreachable, once per
-/// new cause (e.g. refused, then a TLS name mismatch); notifies observers once per change.
+/// cause not yet logged in this outage (e.g. refused, then a TLS name mismatch: two lines,
+/// however often reconnects alternate between them); notifies observers once per change.
 final class ReachabilityTracker: Sendable {
     private struct State {
         var up: Bool?
-        var cause: String?
+        /// The causes logged since Redis was last reachable.
+        var loggedCauses: Set<String> = []
     }
     private let state = Mutex(State())
     private let observers = Mutex<[@Sendable (Bool) -> Void]>([])
@@ -125,16 +127,20 @@ final class ReachabilityTracker: Sendable {
     }
 
     func update(_ up: Bool, error: RedisError?) {
-        let cause = up ? nil : (error?.cause ?? "unknown")
+        let cause = error?.cause ?? "unknown"
         let (changed, newCause) = state.withLock { state -> (Bool, Bool) in
-            defer { state = State(up: up, cause: cause) }
-            return (state.up != up, !up && state.cause != cause)
+            let changed = state.up != up
+            state.up = up
+            if up {
+                state.loggedCauses.removeAll()
+                return (changed, false)
+            }
+            return (changed, state.loggedCauses.insert(cause).inserted)
         }
-        guard changed || newCause else { return }
-        if up {
+        if up, changed {
             logger.info("redis reachable", metadata: ["endpoint": "\(endpoint)"])
-        } else {
-            logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "cause": "\(cause ?? "unknown")", "error": "\(error.map(\.message) ?? "unknown")"])
+        } else if !up, newCause {
+            logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "cause": "\(cause)", "error": "\(error.map(\.message) ?? "unknown")"])
         }
         guard changed else { return }
         for observer in observers.withLock({ $0 }) { observer(up) }

@@ -19,11 +19,12 @@ struct TLSEndToEndTests {
          "REDIS_TLS_CERT_FILE": certificates.clientCert, "REDIS_TLS_KEY_FILE": certificates.clientKey]
     }
 
-    func daemonYAML(_ server: RedisServerProcess, name: String, upstream: FlakyUpstream, caFile: String) -> String {
-        """
+    func daemonYAML(_ server: RedisServerProcess, name: String, upstream: FlakyUpstream, caFile: String, url: String? = nil, clientCertificate: Bool = true) -> String {
+        let client = clientCertificate ? ", cert_file: \(certificates.clientCert), key_file: \(certificates.clientKey)" : ""
+        return """
         redis:
-          url: \(server.url)
-          tls: { ca_file: \(caFile), cert_file: \(certificates.clientCert), key_file: \(certificates.clientKey) }
+          url: \(url ?? server.url)
+          tls: { ca_file: \(caFile)\(client) }
         collectors:
           - name: \(name)
             kind: http_json
@@ -138,5 +139,48 @@ struct TLSEndToEndTests {
         let pool = RedisConnectionPool(configuration: configuration, size: 1)
         _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
         await pool.shutdown()
+    }
+
+    /// What a daemon meets, and the cause its one log line must name.
+    enum Refusal: String, CaseIterable, Sendable {
+        case expired, nameMismatch, clientCertificateMissing, plaintextServer, missingCAFile
+    }
+
+    @Test("every TLS refusal: the daemon stays up, /readyz 503, one line naming the cause", arguments: Refusal.allCases)
+    func refusalsNameTheirCause(_ refusal: Refusal) async throws {
+        let tls = RedisServerProcess.TLS(certFile: certificates.serverCert, keyFile: certificates.serverKey, caFile: certificates.caFile)
+        var serverTLS: RedisServerProcess.TLS? = tls
+        var caFile = certificates.caFile
+        var clientCertificate = true
+        let causes: [String]
+        switch refusal {
+        case .expired:
+            serverTLS?.certFile = certificates.expiredCert
+            causes = ["cause=TLS expired"]
+        case .nameMismatch:
+            serverTLS?.certFile = certificates.otherNameCert
+            causes = ["cause=TLS name mismatch"]
+        case .clientCertificateMissing:
+            serverTLS?.requireClientCertificates = true
+            clientCertificate = false
+            causes = ["cause=TLS client certificate required"]
+        case .plaintextServer:
+            serverTLS = nil
+            causes = ["cause=TLS handshake timeout", "cause=TLS plaintext server"]
+        case .missingCAFile:
+            caFile = certificates.directory.appendingPathComponent("absent-ca.pem").path
+            causes = ["cause=TLS files"]
+        }
+        let server = try RedisServerProcess(tls: serverTLS)
+        defer { server.stop() }
+        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+        let url = "rediss://127.0.0.1:\(server.port)"
+        let daemon = try DaemonProcess(instance: "tls-\(refusal.rawValue.lowercased())", yaml: daemonYAML(server, name: "tls-refused", upstream: upstream, caFile: caFile, url: url, clientCertificate: clientCertificate), redisURL: url)
+        #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 503 }, "\(daemon.process.output.suffix(2000))")
+        #expect(await eventually(timeout: .seconds(30)) { causes.contains { daemon.process.output.contains($0) } }, "\(daemon.process.output.suffix(2000))")
+        #expect(daemon.process.isRunning)
+        let lines = daemon.process.output.split(separator: "\n").filter { $0.contains("redis unreachable") }
+        #expect(lines.count <= 2, "\(lines)")   // at most a first, untyped failure and the cause
+        #expect(await daemon.terminate() == 0)
     }
 }
