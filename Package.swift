@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
-        // C boundary: hiredis and OpenSSL headers, link flags and the inline helpers Swift cannot express (TLS).
+        // C boundary: hiredis (linked) and OpenSSL headers (libssl is loaded on first TLS use), and the inline helpers Swift cannot express.
         .systemLibrary(
             name: "CHiredis",
             pkgConfig: "hiredis",

@@ -1,13 +1,20 @@
 #ifndef BREAKWATER_CHIREDIS_TLS_H
 #define BREAKWATER_CHIREDIS_TLS_H
-/* TLS for Redis links, on a socket hiredis connected: OpenSSL (Debian's libssl) does the
+/* TLS for Redis links, on a socket hiredis connected: OpenSSL (Debian's libssl3) does the
  * handshake and the record layer, hiredis stays the protocol codec (its reader parses what
  * SSL_read returns). Everything here is static inline so the Swift importer sees plain
- * functions; OpenSSL's function-like macros (SNI, minimum version) are wrapped here because
+ * functions; OpenSSL's function-like macros (SNI, minimum version) are used here because
  * Swift cannot call them.
  *
+ * libssl is loaded on first use (dlopen), not linked: a process that never speaks TLS does
+ * not map or relocate libssl and libcrypto (about 1.7 MB of RSS). The OpenSSL headers give
+ * the types; after them every function this file calls is redirected to a pointer resolved
+ * with dlsym (BREAKWATER_OPENSSL_FUNCTIONS is the whole list).
+ *
  * A failure is described by a cause code (one of BREAKWATER_TLS_*) and one line of text. */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +22,115 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#define BREAKWATER_OPENSSL_FUNCTIONS(X) \
+    X(TLS_client_method) X(SSL_CTX_new) X(SSL_CTX_free) X(SSL_CTX_ctrl) X(SSL_CTX_set_verify) \
+    X(SSL_CTX_load_verify_locations) X(SSL_CTX_set_default_verify_paths) \
+    X(SSL_CTX_use_certificate_chain_file) X(SSL_CTX_use_PrivateKey_file) X(SSL_CTX_check_private_key) \
+    X(SSL_new) X(SSL_free) X(SSL_set_fd) X(SSL_ctrl) X(SSL_get0_param) X(SSL_set_ex_data) X(SSL_get_ex_data) \
+    X(SSL_connect) X(SSL_read) X(SSL_write) X(SSL_pending) X(SSL_get_error) X(SSL_get_verify_result) \
+    X(SSL_set_quiet_shutdown) X(SSL_get_ex_data_X509_STORE_CTX_idx) \
+    X(X509_VERIFY_PARAM_set_hostflags) X(X509_VERIFY_PARAM_set1_ip_asc) X(X509_VERIFY_PARAM_set1_host) \
+    X(X509_STORE_CTX_get_ex_data) X(X509_STORE_CTX_get0_cert) X(X509_verify_cert_error_string) \
+    X(X509_get_ext_d2i) X(X509_get_subject_name) X(X509_NAME_get_text_by_NID) X(X509_get0_notBefore) \
+    X(X509_get0_notAfter) X(GENERAL_NAMES_free) X(OPENSSL_sk_num) X(OPENSSL_sk_value) \
+    X(ASN1_STRING_length) X(ASN1_STRING_get0_data) X(ASN1_TIME_print) \
+    X(BIO_new) X(BIO_s_mem) X(BIO_read) X(BIO_free) \
+    X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_error_string_n) X(ERR_reason_error_string)
+
+typedef struct {
+    int loaded;
+    char error[300];
+#define BREAKWATER_OPENSSL_MEMBER(name) __typeof__(&name) p_##name;
+    BREAKWATER_OPENSSL_FUNCTIONS(BREAKWATER_OPENSSL_MEMBER)
+#undef BREAKWATER_OPENSSL_MEMBER
+} breakwater_openssl_api;
+
+/* State in function-local statics: Swift emits a header's static inline functions, not its
+ * file-scope variables. */
+static inline breakwater_openssl_api *breakwater_openssl_state(void) {
+    static breakwater_openssl_api api;
+    return &api;
+}
+
+static inline void breakwater_openssl_load(void) {
+    breakwater_openssl_api *api = breakwater_openssl_state();
+    const char *names[] = { "libssl.so.3", "libssl.so" };
+    void *handle = NULL;
+    for (size_t index = 0; index < sizeof names / sizeof names[0] && handle == NULL; index++) {
+        handle = dlopen(names[index], RTLD_NOW | RTLD_LOCAL);
+    }
+    if (handle == NULL) {
+        const char *why = dlerror();
+        snprintf(api->error, sizeof api->error, "TLS needs OpenSSL 3 (libssl3): %s", why ? why : "libssl.so.3 not found");
+        return;
+    }
+#define BREAKWATER_OPENSSL_RESOLVE(name) \
+    api->p_##name = (__typeof__(&name))dlsym(handle, #name); \
+    if (api->p_##name == NULL) { snprintf(api->error, sizeof api->error, "TLS needs OpenSSL 3: libssl has no %s", #name); return; }
+    BREAKWATER_OPENSSL_FUNCTIONS(BREAKWATER_OPENSSL_RESOLVE)
+#undef BREAKWATER_OPENSSL_RESOLVE
+    api->loaded = 1;
+}
+
+/* The loaded API (check `loaded` before the first call). */
+static inline breakwater_openssl_api *breakwater_openssl(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, breakwater_openssl_load);
+    return breakwater_openssl_state();
+}
+
+/* From here on, each OpenSSL function (also inside OpenSSL's own macros) is its pointer. */
+#define TLS_client_method (breakwater_openssl()->p_TLS_client_method)
+#define SSL_CTX_new (breakwater_openssl()->p_SSL_CTX_new)
+#define SSL_CTX_free (breakwater_openssl()->p_SSL_CTX_free)
+#define SSL_CTX_ctrl (breakwater_openssl()->p_SSL_CTX_ctrl)
+#define SSL_CTX_set_verify (breakwater_openssl()->p_SSL_CTX_set_verify)
+#define SSL_CTX_load_verify_locations (breakwater_openssl()->p_SSL_CTX_load_verify_locations)
+#define SSL_CTX_set_default_verify_paths (breakwater_openssl()->p_SSL_CTX_set_default_verify_paths)
+#define SSL_CTX_use_certificate_chain_file (breakwater_openssl()->p_SSL_CTX_use_certificate_chain_file)
+#define SSL_CTX_use_PrivateKey_file (breakwater_openssl()->p_SSL_CTX_use_PrivateKey_file)
+#define SSL_CTX_check_private_key (breakwater_openssl()->p_SSL_CTX_check_private_key)
+#define SSL_new (breakwater_openssl()->p_SSL_new)
+#define SSL_free (breakwater_openssl()->p_SSL_free)
+#define SSL_set_fd (breakwater_openssl()->p_SSL_set_fd)
+#define SSL_ctrl (breakwater_openssl()->p_SSL_ctrl)
+#define SSL_get0_param (breakwater_openssl()->p_SSL_get0_param)
+#define SSL_set_ex_data (breakwater_openssl()->p_SSL_set_ex_data)
+#define SSL_get_ex_data (breakwater_openssl()->p_SSL_get_ex_data)
+#define SSL_connect (breakwater_openssl()->p_SSL_connect)
+#define SSL_read (breakwater_openssl()->p_SSL_read)
+#define SSL_write (breakwater_openssl()->p_SSL_write)
+#define SSL_pending (breakwater_openssl()->p_SSL_pending)
+#define SSL_get_error (breakwater_openssl()->p_SSL_get_error)
+#define SSL_get_verify_result (breakwater_openssl()->p_SSL_get_verify_result)
+#define SSL_set_quiet_shutdown (breakwater_openssl()->p_SSL_set_quiet_shutdown)
+#define SSL_get_ex_data_X509_STORE_CTX_idx (breakwater_openssl()->p_SSL_get_ex_data_X509_STORE_CTX_idx)
+#define X509_VERIFY_PARAM_set_hostflags (breakwater_openssl()->p_X509_VERIFY_PARAM_set_hostflags)
+#define X509_VERIFY_PARAM_set1_ip_asc (breakwater_openssl()->p_X509_VERIFY_PARAM_set1_ip_asc)
+#define X509_VERIFY_PARAM_set1_host (breakwater_openssl()->p_X509_VERIFY_PARAM_set1_host)
+#define X509_STORE_CTX_get_ex_data (breakwater_openssl()->p_X509_STORE_CTX_get_ex_data)
+#define X509_STORE_CTX_get0_cert (breakwater_openssl()->p_X509_STORE_CTX_get0_cert)
+#define X509_verify_cert_error_string (breakwater_openssl()->p_X509_verify_cert_error_string)
+#define X509_get_ext_d2i (breakwater_openssl()->p_X509_get_ext_d2i)
+#define X509_get_subject_name (breakwater_openssl()->p_X509_get_subject_name)
+#define X509_NAME_get_text_by_NID (breakwater_openssl()->p_X509_NAME_get_text_by_NID)
+#define X509_get0_notBefore (breakwater_openssl()->p_X509_get0_notBefore)
+#define X509_get0_notAfter (breakwater_openssl()->p_X509_get0_notAfter)
+#define GENERAL_NAMES_free (breakwater_openssl()->p_GENERAL_NAMES_free)
+#define OPENSSL_sk_num (breakwater_openssl()->p_OPENSSL_sk_num)
+#define OPENSSL_sk_value (breakwater_openssl()->p_OPENSSL_sk_value)
+#define ASN1_STRING_length (breakwater_openssl()->p_ASN1_STRING_length)
+#define ASN1_STRING_get0_data (breakwater_openssl()->p_ASN1_STRING_get0_data)
+#define ASN1_TIME_print (breakwater_openssl()->p_ASN1_TIME_print)
+#define BIO_new (breakwater_openssl()->p_BIO_new)
+#define BIO_s_mem (breakwater_openssl()->p_BIO_s_mem)
+#define BIO_read (breakwater_openssl()->p_BIO_read)
+#define BIO_free (breakwater_openssl()->p_BIO_free)
+#define ERR_clear_error (breakwater_openssl()->p_ERR_clear_error)
+#define ERR_peek_last_error (breakwater_openssl()->p_ERR_peek_last_error)
+#define ERR_error_string_n (breakwater_openssl()->p_ERR_error_string_n)
+#define ERR_reason_error_string (breakwater_openssl()->p_ERR_reason_error_string)
 
 enum {
     BREAKWATER_TLS_OK = 0,
@@ -29,6 +145,7 @@ enum {
     BREAKWATER_TLS_CLIENT_CERT_REJECTED = 9, /* the server refused ours */
     BREAKWATER_TLS_CLOSED = 10,          /* the server closed the connection */
     BREAKWATER_TLS_OTHER = 11,           /* any other handshake or record failure */
+    BREAKWATER_TLS_UNAVAILABLE = 12,     /* libssl could not be loaded */
 };
 
 typedef struct {
@@ -214,6 +331,10 @@ static inline void breakwater_tls_describe(SSL *ssl, int result, int saved_errno
 static inline SSL_CTX *breakwater_tls_context(const char *ca_file, const char *cert_file, const char *key_file, int verify_peer, breakwater_tls_failure *failure) {
     char text[300];
     char line[400];
+    if (!breakwater_openssl()->loaded) {
+        breakwater_tls_fail(failure, BREAKWATER_TLS_UNAVAILABLE, breakwater_openssl()->error);
+        return NULL;
+    }
     ERR_clear_error();
     SSL_CTX *context = SSL_CTX_new(TLS_client_method());
     if (context == NULL) {
