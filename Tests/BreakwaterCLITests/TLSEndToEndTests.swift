@@ -10,7 +10,7 @@ struct TLSEndToEndTests {
     let certificates: TestCertificates
 
     init() throws {
-        certificates = try TestCertificates()
+        certificates = try TestCertificates.shared()
     }
 
     /// The CLI's and dashboard's environment: this CA and the client certificate.
@@ -115,7 +115,7 @@ struct TLSEndToEndTests {
         #expect(onPlaintext.exitCode == 1 && onPlaintext.output.contains("plaintext"), "\(onPlaintext.output)")
 
         // The daemon trusts the wrong CA through a file that is then fixed in place.
-        let trust = certificates.directory.appendingPathComponent("daemon-trust.pem").path
+        let trust = certificates.scratchPath("daemon-trust")
         try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: trust)
         let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
         let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
@@ -168,7 +168,7 @@ struct TLSEndToEndTests {
             serverTLS = nil
             causes = ["cause=TLS handshake timeout", "cause=TLS plaintext server"]
         case .missingCAFile:
-            caFile = certificates.directory.appendingPathComponent("absent-ca.pem").path
+            caFile = certificates.scratchPath("absent-ca")
             causes = ["cause=TLS files"]
         }
         let server = try RedisServerProcess(tls: serverTLS)

@@ -171,7 +171,7 @@ struct SentinelTests {
 
     @Test("over TLS (tls-port, tls-replication): the pool and a subscriber resolve through the sentinels and follow a failover")
     func followsFailoverOverTLS() async throws {
-        let cluster = try await SentinelCluster.start(tls: TestCertificates())
+        let cluster = try await SentinelCluster.start(tls: TestCertificates.shared())
         defer { cluster.stop() }
         // The sentinels answer with an IP: the certificate is checked against 127.0.0.1.
         var configuration = try RedisConfiguration(url: cluster.url(), environment: ["REDIS_TLS_CA_FILE": try #require(cluster.certificates).caFile])

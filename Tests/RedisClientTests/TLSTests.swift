@@ -5,7 +5,7 @@ import Testing
 
 /// TLS-only `redis-server` processes (`--port 0 --tls-port …`) with certificates made in the
 /// test: every failure names its cause, and nothing falls back to plaintext.
-@Suite("Redis over TLS")
+@Suite("Redis over TLS", .serialized)
 struct TLSTests {
     /// A configuration for `server` with `tls` client settings and short timeouts.
     private func configuration(_ server: RedisServerProcess, _ tls: RedisConfiguration.TLS?, host: String = "127.0.0.1") -> RedisConfiguration {
@@ -37,7 +37,7 @@ struct TLSTests {
 
     @Test("commands, pipelines and pub/sub work against a TLS-only server, large replies included")
     func roundTrips() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let configuration = configuration(server, certificates.clientSettings())
@@ -68,7 +68,7 @@ struct TLSTests {
 
     @Test("a plaintext client on the TLS port gets a hint to use rediss://")
     func plaintextClientOnTLSPort() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, nil)))
@@ -77,7 +77,7 @@ struct TLSTests {
 
     @Test("a TLS client on a plaintext server fails with a TLS cause, within the connect timeout")
     func tlsClientOnPlaintextServer() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess()
         defer { server.stop() }
         var configuration = configuration(server, certificates.clientSettings())
@@ -90,7 +90,7 @@ struct TLSTests {
 
     @Test("a server certificate from an unknown CA is refused, naming the cause")
     func unknownCA() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         var tls = certificates.clientSettings()
@@ -105,7 +105,7 @@ struct TLSTests {
 
     @Test("a certificate for another name is refused; server_name set to that name is accepted")
     func nameMismatch() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, cert: certificates.otherNameCert))
         defer { server.stop() }
         for host in ["127.0.0.1", "localhost"] {
@@ -123,7 +123,7 @@ struct TLSTests {
 
     @Test("an expired server certificate is refused with its end date")
     func expired() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, cert: certificates.expiredCert))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, certificates.clientSettings())))
@@ -133,7 +133,7 @@ struct TLSTests {
 
     @Test("tls-auth-clients yes: refused without a client certificate, accepted with one")
     func clientCertificates() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, requireClient: true))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, certificates.clientSettings())))
@@ -141,18 +141,17 @@ struct TLSTests {
         #expect(error.message.contains("client certificate"), "\(error)")
         #expect(await pingError(configuration(server, certificates.clientSettings(withClientCertificate: true))) == nil)
         // A client certificate the server's CA did not sign is rejected.
-        let stranger = try TestCertificates()
-        let rejected = try #require(await pingError(configuration(server, .init(caFile: certificates.caFile, certFile: stranger.clientCert, keyFile: stranger.clientKey))))
+        let rejected = try #require(await pingError(configuration(server, .init(caFile: certificates.caFile, certFile: certificates.strangerClientCert, keyFile: certificates.clientKey))))
         #expect(rejected.code == .tls, "\(rejected)")
         #expect(rejected.message.contains("client certificate"), "\(rejected)")
     }
 
     @Test("unreadable TLS files are a clear error naming the file, at connect and from checkFiles")
     func unreadableFiles() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
-        let missing = certificates.directory.appendingPathComponent("absent.crt").path
+        let missing = certificates.scratchPath("absent")
         let tls = RedisConfiguration.TLS(caFile: missing)
         let error = try #require(await pingError(configuration(server, tls)))
         #expect(error.tlsFailure == .files && error.message.contains(missing), "\(error)")
@@ -164,11 +163,11 @@ struct TLSTests {
 
     @Test("a pool follows a server restart with a new CA and certificate: the CA file is read again on reconnect")
     func rotationAcrossRestart() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         // The client's CA file is a copy that the rotation overwrites in place.
-        let clientCA = certificates.directory.appendingPathComponent("client-trust.pem").path
+        let clientCA = certificates.scratchPath("client-trust")
         try FileManager.default.copyItem(atPath: certificates.caFile, toPath: clientCA)
         let pool = RedisConnectionPool(configuration: configuration(server, .init(caFile: clientCA)), size: 2)
         defer { Task { await pool.shutdown() } }

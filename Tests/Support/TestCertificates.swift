@@ -1,5 +1,6 @@
 import Foundation
 import RedisClient
+import Synchronization
 
 /// Certificates for TLS tests, made by the `openssl` command in a temp directory.
 ///
@@ -7,7 +8,28 @@ import RedisClient
 /// (`other.example`), an expired one, and a client certificate; a second CA (`otherCA`)
 /// signs nothing the servers use, for "unknown CA" cases. EC P-256 keys, so making them takes
 /// well under a second.
+///
+/// Tests share one set (``shared()``): made once per test process, so a parallel test run does
+/// not start dozens of `openssl` processes at once. Files a test writes go to
+/// ``scratchPath(_:)``, unique per call.
 public final class TestCertificates: @unchecked Sendable {
+    private static let sharedSet = Mutex<TestCertificates?>(nil)
+
+    /// The certificates every test of this process uses (made on first use).
+    public static func shared() throws -> TestCertificates {
+        try sharedSet.withLock { current in
+            if let current { return current }
+            let made = try TestCertificates()
+            current = made
+            return made
+        }
+    }
+
+    /// A path in ``directory`` no other caller gets (for files a test writes or rotates).
+    public func scratchPath(_ label: String) -> String {
+        directory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))").path
+    }
+
     /// The directory holding every file (removed on deinit).
     public let directory: URL
     /// PEM paths.
@@ -19,6 +41,8 @@ public final class TestCertificates: @unchecked Sendable {
     public let expiredCert: String
     public let clientCert: String
     public let clientKey: String
+    /// A client certificate (key ``clientKey``) signed by the other CA: one a server refuses.
+    public let strangerClientCert: String
 
     /// Makes every file (throws with openssl's output if a step fails).
     public init() throws {
@@ -34,12 +58,15 @@ public final class TestCertificates: @unchecked Sendable {
         expiredCert = path("expired.crt")
         clientCert = path("client.crt")
         clientKey = path("client.key")
+        strangerClientCert = path("stranger-client.crt")
         try Self.makeCA(name: "Breakwater test CA", key: path("ca.key"), cert: caFile)
         try Self.makeCA(name: "Some other CA", key: path("other-ca.key"), cert: otherCAFile)
         try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: serverCert)
         try sign(subject: "other.example", names: "DNS:other.example", key: serverKey, cert: otherNameCert, reuseKey: true)
         try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: expiredCert, days: -1, reuseKey: true)
         try sign(subject: "breakwater-client", names: "DNS:breakwater-client", key: clientKey, cert: clientCert, clientAuth: true)
+        try sign(subject: "stranger", names: "DNS:stranger", key: clientKey, cert: strangerClientCert, reuseKey: true, clientAuth: true,
+                 caKey: path("other-ca.key"), caCert: otherCAFile)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
@@ -47,17 +74,18 @@ public final class TestCertificates: @unchecked Sendable {
     /// A new server certificate for `127.0.0.1`/`localhost` signed by a new CA (rotation):
     /// returns the CA and certificate paths; the key is ``serverKey``.
     public func rotatedAuthority(_ label: String) throws -> (caFile: String, serverCert: String) {
-        let ca = directory.appendingPathComponent("\(label)-ca.crt").path
-        let cert = directory.appendingPathComponent("\(label)-server.crt").path
-        try Self.makeCA(name: "Breakwater test CA \(label)", key: directory.appendingPathComponent("\(label)-ca.key").path, cert: ca)
+        let base = scratchPath(label)
+        let ca = base + "-ca.crt"
+        let cert = base + "-server.crt"
+        try Self.makeCA(name: "Breakwater test CA \(label)", key: base + "-ca.key", cert: ca)
         try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: cert, reuseKey: true,
-                 caKey: directory.appendingPathComponent("\(label)-ca.key").path, caCert: ca)
+                 caKey: base + "-ca.key", caCert: ca)
         return (ca, cert)
     }
 
     /// A fresh server certificate from the same CA (a routine rotation): its path.
     public func reissuedServerCertificate(_ label: String) throws -> String {
-        let cert = directory.appendingPathComponent("\(label)-reissued.crt").path
+        let cert = scratchPath(label) + "-reissued.crt"
         try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: cert, reuseKey: true)
         return cert
     }
