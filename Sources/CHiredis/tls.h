@@ -36,7 +36,8 @@
     X(X509_get0_notAfter) X(GENERAL_NAMES_free) X(OPENSSL_sk_num) X(OPENSSL_sk_value) \
     X(ASN1_STRING_length) X(ASN1_STRING_get0_data) X(ASN1_TIME_print) \
     X(BIO_new) X(BIO_s_mem) X(BIO_read) X(BIO_free) \
-    X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_error_string_n) X(ERR_reason_error_string)
+    X(ERR_clear_error) X(ERR_peek_last_error) X(ERR_error_string_n) X(ERR_reason_error_string) \
+    X(OPENSSL_init_ssl)
 
 typedef struct {
     int loaded;
@@ -70,6 +71,12 @@ static inline void breakwater_openssl_load(void) {
     if (api->p_##name == NULL) { snprintf(api->error, sizeof api->error, "TLS needs OpenSSL 3: libssl has no %s", #name); return; }
     BREAKWATER_OPENSSL_FUNCTIONS(BREAKWATER_OPENSSL_RESOLVE)
 #undef BREAKWATER_OPENSSL_RESOLVE
+    /* No cleanup at exit: a connection thread may still free its session while the process
+     * exits, and OpenSSL's atexit handler would free the library under it. */
+    if (api->p_OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL) != 1) {
+        snprintf(api->error, sizeof api->error, "TLS needs OpenSSL 3: OPENSSL_init_ssl failed");
+        return;
+    }
     api->loaded = 1;
 }
 

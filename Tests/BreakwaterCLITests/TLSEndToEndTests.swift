@@ -9,8 +9,8 @@ import Testing
 struct TLSEndToEndTests {
     let certificates: TestCertificates
 
-    init() throws {
-        certificates = try TestCertificates.shared()
+    init() async throws {
+        certificates = try await TestCertificates.shared()
     }
 
     /// The CLI's and dashboard's environment: this CA and the client certificate.
@@ -86,7 +86,7 @@ struct TLSEndToEndTests {
 
         // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
         server.kill()
-        server.tls?.certFile = try certificates.reissuedServerCertificate("restart")
+        server.tls?.certFile = try await certificates.reissuedServerCertificate("restart")
         #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
         try server.start()
         #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")

@@ -115,20 +115,25 @@ struct FleetScriptTests {
         // from "period after the release" (~30 s) with margins no busy machine can eat.
         let limit = SharedRateLimit(group: prefix + "hold", requests: 1, period: .seconds(30), requestTimeout: .seconds(120), store: pool)
         guard case .granted(let grant) = try await limit.take(kind: "reddit", instanceID: "a").outcome else { Issue.record("no first grant"); return }
-        func waitNow() async throws -> Duration? {
-            if case .wait(let wait) = try await limit.take(kind: "reddit", instanceID: "b").outcome { return wait }
+        // Each wait with the server time it was computed at: a stall of the test between two
+        // calls shortens the wait by exactly the time that passed, which is added back.
+        func waitNow() async throws -> (wait: Duration, at: Int64)? {
+            let decision = try await limit.take(kind: "reddit", instanceID: "b")
+            if case .wait(let wait) = decision.outcome { return (wait, decision.serverMilliseconds) }
             return nil
         }
-        // In flight: the token is out for the request's timeout plus the period.
+        func sinceGrant(_ at: Int64) -> Duration { .milliseconds(at - grant.grantedAtMilliseconds) }
+        // In flight: the token is out for the request's timeout plus the period after the grant.
         let inFlight = try #require(try await waitNow(), "granted while the only token is in flight")
-        #expect(inFlight > .seconds(140))
+        #expect(inFlight.wait + sinceGrant(inFlight.at) > .seconds(140))
         // A stale release (another grant time) changes nothing.
         try await limit.release(TokenGrant(slot: 0, grantedAtMilliseconds: grant.grantedAtMilliseconds - 1))
-        #expect(try #require(try await waitNow()) > .seconds(140))
-        // The real release: the token returns a period (plus the 1 s guard) after it.
+        let stale = try #require(try await waitNow())
+        #expect(stale.wait + sinceGrant(stale.at) > .seconds(140))
+        // The real release (after `stale.at`): the token returns a period (plus the 1 s guard) after it.
         try await limit.release(grant)
         let afterRelease = try #require(try await waitNow(), "granted within a period of the release")
-        #expect(afterRelease > .seconds(20) && afterRelease <= .seconds(31))
+        #expect(afterRelease.wait + .milliseconds(afterRelease.at - stale.at) > .seconds(20) && afterRelease.wait <= .seconds(31))
     }
 
     @Test("a group used by another kind is a conflict, not a grant; garbage slots count as just taken")

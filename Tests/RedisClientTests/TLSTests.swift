@@ -37,7 +37,7 @@ struct TLSTests {
 
     @Test("commands, pipelines and pub/sub work against a TLS-only server, large replies included")
     func roundTrips() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let configuration = configuration(server, certificates.clientSettings())
@@ -68,7 +68,7 @@ struct TLSTests {
 
     @Test("a plaintext client on the TLS port gets a hint to use rediss://")
     func plaintextClientOnTLSPort() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, nil)))
@@ -77,7 +77,7 @@ struct TLSTests {
 
     @Test("a TLS client on a plaintext server fails with a TLS cause, within the connect timeout")
     func tlsClientOnPlaintextServer() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess()
         defer { server.stop() }
         var configuration = configuration(server, certificates.clientSettings())
@@ -90,7 +90,7 @@ struct TLSTests {
 
     @Test("a server certificate from an unknown CA is refused, naming the cause")
     func unknownCA() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         var tls = certificates.clientSettings()
@@ -105,7 +105,7 @@ struct TLSTests {
 
     @Test("a certificate for another name is refused; server_name set to that name is accepted")
     func nameMismatch() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, cert: certificates.otherNameCert))
         defer { server.stop() }
         for host in ["127.0.0.1", "localhost"] {
@@ -123,7 +123,7 @@ struct TLSTests {
 
     @Test("an expired server certificate is refused with its end date")
     func expired() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, cert: certificates.expiredCert))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, certificates.clientSettings())))
@@ -133,7 +133,7 @@ struct TLSTests {
 
     @Test("tls-auth-clients yes: refused without a client certificate, accepted with one")
     func clientCertificates() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates, requireClient: true))
         defer { server.stop() }
         let error = try #require(await pingError(configuration(server, certificates.clientSettings())))
@@ -148,7 +148,7 @@ struct TLSTests {
 
     @Test("unreadable TLS files are a clear error naming the file, at connect and from checkFiles")
     func unreadableFiles() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let missing = certificates.scratchPath("absent")
@@ -163,7 +163,7 @@ struct TLSTests {
 
     @Test("a pool follows a server restart with a new CA and certificate: the CA file is read again on reconnect")
     func rotationAcrossRestart() async throws {
-        let certificates = try TestCertificates.shared()
+        let certificates = try await TestCertificates.shared()
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         // The client's CA file is a copy that the rotation overwrites in place.
@@ -173,7 +173,7 @@ struct TLSTests {
         defer { Task { await pool.shutdown() } }
         _ = try await pool.execute("SET", "rotation", "before")
 
-        let rotated = try certificates.rotatedAuthority("next")
+        let rotated = try await certificates.rotatedAuthority("next")
         server.kill()
         server.tls = .init(certFile: rotated.serverCert, keyFile: certificates.serverKey, caFile: rotated.caFile)
         try server.start()

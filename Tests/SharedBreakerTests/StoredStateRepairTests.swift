@@ -107,7 +107,9 @@ struct StoredStateRepairTests {
         let fleet = Fleet(count: 1, redis: redis)
         let breaker = try await fleet.breakers(name, options: fastOptions())[0]
         let admin = BreakerAdmin(store: pool, instanceID: "cli@test")
-        _ = try await admin.forceClose(name, ManualAction(actor: "test", note: "idle", duration: .milliseconds(500)))
+        // Long enough that a busy machine is unlikely to deliver the override and its lapse to the
+        // view in one go (then the view never shows it), short enough for the test.
+        _ = try await admin.forceClose(name, ManualAction(actor: "test", note: "idle", duration: .seconds(2)))
         #expect(await eventually { breaker.view.forced == .closed })
         // Nothing is recorded and no CLI reads the breaker: only the daemon's own checks run.
         #expect(await eventually(timeout: .seconds(10)) { (try? await storedFields(name, pool)["forced"]) == "" },

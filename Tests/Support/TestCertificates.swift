@@ -1,6 +1,5 @@
 import Foundation
 import RedisClient
-import Synchronization
 
 /// Certificates for TLS tests, made by the `openssl` command in a temp directory.
 ///
@@ -13,15 +12,20 @@ import Synchronization
 /// not start dozens of `openssl` processes at once. Files a test writes go to
 /// ``scratchPath(_:)``, unique per call.
 public final class TestCertificates: @unchecked Sendable {
-    private static let sharedSet = Mutex<TestCertificates?>(nil)
+    private static let made = Task<TestCertificates, any Error> { try await offload { try TestCertificates() } }
 
-    /// The certificates every test of this process uses (made on first use).
-    public static func shared() throws -> TestCertificates {
-        try sharedSet.withLock { current in
-            if let current { return current }
-            let made = try TestCertificates()
-            current = made
-            return made
+    /// The certificates every test of this process uses (made once, on first use).
+    ///
+    /// `openssl` runs on a dispatch thread, never on a Swift concurrency thread: on a 2-core
+    /// machine the cooperative pool has 2 threads, and blocking them stalls every other test.
+    public static func shared() async throws -> TestCertificates {
+        try await made.value
+    }
+
+    /// Runs blocking work (waiting for child processes) off the cooperative thread pool.
+    private static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
     }
 
@@ -73,7 +77,11 @@ public final class TestCertificates: @unchecked Sendable {
 
     /// A new server certificate for `127.0.0.1`/`localhost` signed by a new CA (rotation):
     /// returns the CA and certificate paths; the key is ``serverKey``.
-    public func rotatedAuthority(_ label: String) throws -> (caFile: String, serverCert: String) {
+    public func rotatedAuthority(_ label: String) async throws -> (caFile: String, serverCert: String) {
+        try await Self.offload { try self.makeRotatedAuthority(label) }
+    }
+
+    private func makeRotatedAuthority(_ label: String) throws -> (caFile: String, serverCert: String) {
         let base = scratchPath(label)
         let ca = base + "-ca.crt"
         let cert = base + "-server.crt"
@@ -84,7 +92,11 @@ public final class TestCertificates: @unchecked Sendable {
     }
 
     /// A fresh server certificate from the same CA (a routine rotation): its path.
-    public func reissuedServerCertificate(_ label: String) throws -> String {
+    public func reissuedServerCertificate(_ label: String) async throws -> String {
+        try await Self.offload { try self.makeReissuedServerCertificate(label) }
+    }
+
+    private func makeReissuedServerCertificate(_ label: String) throws -> String {
         let cert = scratchPath(label) + "-reissued.crt"
         try sign(subject: "localhost", names: "IP:127.0.0.1,DNS:localhost", key: serverKey, cert: cert, reuseKey: true)
         return cert
