@@ -207,9 +207,16 @@ static inline void breakwater_tls_names(X509 *certificate, char *buffer, size_t 
         }
         GENERAL_NAMES_free(names);
     }
+    /* The names come from the server: only printable ASCII reaches a log line. */
+    for (size_t index = 0; index < used && buffer[index]; index++) {
+        if ((unsigned char)buffer[index] < 0x20 || (unsigned char)buffer[index] > 0x7e) buffer[index] = '?';
+    }
     if (used == 0) {
         char common[128] = "";
         X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, common, sizeof common);
+        for (size_t index = 0; common[index]; index++) {
+            if ((unsigned char)common[index] < 0x20 || (unsigned char)common[index] > 0x7e) common[index] = '?';
+        }
         snprintf(buffer, size, "CN=%s", common[0] ? common : "(none)");
     }
 }
