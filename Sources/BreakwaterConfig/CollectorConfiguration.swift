@@ -1,3 +1,4 @@
+import Collectors
 import Foundation
 
 /// One validated entry of the `collectors:` list.
@@ -5,7 +6,7 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     /// Collector and breaker name (`cb_state:<name>`, stream `collector:<name>`); unique.
     public var name: String
     /// The upstream API.
-    public var kind: CollectorKind
+    public var kind: SourceKind
     /// Absolute http/https base URL; tests point it at loopback.
     public var baseURL: URL
     /// Where the API key comes from, if any (`api_key_env` or `api_key_file`).
@@ -14,7 +15,7 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     public var interval: Duration
     /// Per-request timeout (`timeout_seconds`, > 0, default 10 s).
     public var timeout: Duration
-    /// Source-specific options (`params:`), validated against ``CollectorKind/allowedParams``.
+    /// Source-specific options (`params:`), validated against ``SourceKind/allowedParams``.
     public var params: [String: String]
     /// Approximate MAXLEN for the `collector:<name>` stream (default 10000).
     public var streamMaxLength: Int
@@ -48,7 +49,7 @@ public struct CollectorConfiguration: Sendable, Equatable, Hashable, CustomStrin
     ///   - maximumPause: The longest pause a `Retry-After` can ask for.
     public init(
         name: String,
-        kind: CollectorKind,
+        kind: SourceKind,
         baseURL: URL,
         apiKey: SecretSource? = nil,
         interval: Duration,

@@ -1,3 +1,5 @@
+import BreakerSchema
+import Collectors
 import BreakerCore
 import Foundation
 import Yams
@@ -26,8 +28,8 @@ extension ConfigReader {
         guard let fields = mapping(root, at: "", allowed: Self.topLevelKeys) else { return nil }
 
         let instanceID = string(fields["instance_id"], at: "instance_id")
-        if let instanceID, !Self.isValidName(instanceID) {
-            report("instance_id", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"\(instanceID)\")")
+        if let instanceID, let problem = InstanceID.problem(with: instanceID) {
+            report("instance_id", "\(problem) (got \(instanceID.prefix(64).debugDescription))")
         }
         let redis = readRedis(fields["redis"])
         let http = readHTTP(fields["http"])
@@ -136,7 +138,7 @@ extension ConfigReader {
             result.append(collector)
         }
         // One API key -> one group -> one kind of collector.
-        var firstByGroup: [String: (index: Int, kind: CollectorKind)] = [:]
+        var firstByGroup: [String: (index: Int, kind: SourceKind)] = [:]
         for (index, collector) in result.enumerated() {
             guard let group = collector.rateLimit?.group else { continue }
             if let first = firstByGroup[group], first.kind != collector.kind {
@@ -158,12 +160,12 @@ extension ConfigReader {
         if let name, !Self.isValidName(name) {
             report("\(path).name", "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"\(name)\")")
         }
-        let kind: CollectorKind?
+        let kind: SourceKind?
         if fields["kind"] == nil || Self.isNull(fields["kind"]!) {
-            report("\(path).kind", "is required (one of: \(CollectorKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            report("\(path).kind", "is required (one of: \(SourceKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             kind = nil
         } else {
-            kind = choice(fields["kind"], at: "\(path).kind", as: CollectorKind.self, what: "kind")
+            kind = choice(fields["kind"], at: "\(path).kind", as: SourceKind.self, what: "kind")
         }
         let baseURL = readBaseURL(fields["base_url"], at: "\(path).base_url")
         let apiKey = secretSource(fields, envKey: "api_key_env", fileKey: "api_key_file", at: path)
@@ -227,7 +229,7 @@ extension ConfigReader {
         return url
     }
 
-    mutating func readParams(_ node: Node?, kind: CollectorKind?, at path: String) -> [String: String]? {
+    mutating func readParams(_ node: Node?, kind: SourceKind?, at path: String) -> [String: String]? {
         var params: [String: String] = [:]
         if let node, !Self.isNull(node) {
             // Unknown keys can only be judged once the kind is known.

@@ -1,3 +1,4 @@
+import Foundation
 /// The `redis:` block. Every field is optional; the CLI's defaults apply when absent.
 public struct RedisSettings: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// `redis://[user[:password]@]host[:port][/db]`, `redis-sentinel://…#MASTER` or `unix:///path`; `nil` means the CLI default.

@@ -1,3 +1,4 @@
+import UnixSignals
 import AsyncHTTPClient
 import BreakwaterConfig
 import Collectors

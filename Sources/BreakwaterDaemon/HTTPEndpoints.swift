@@ -1,3 +1,4 @@
+import BreakerCore
 import Foundation
 import Hummingbird
 import Prometheus
@@ -43,6 +44,7 @@ enum HTTPEndpoints {
                 var status = breaker.status()
                 if let now, let entry = try? await admin.read(breaker.name) {
                     status.fleet = .init(stored: entry.state, nowMilliseconds: now, halfOpenMaxCalls: breaker.options.breaker.halfOpenMaxCalls)
+                    status.stored = entry.view(nowMilliseconds: now)
                 }
                 statuses.append(status)
             }

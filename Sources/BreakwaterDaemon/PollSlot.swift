@@ -78,7 +78,7 @@ struct PollSlot: Sendable {
             }
             Self.count(name, "polled")
             let source = SourceDefinition(
-                name: name, kind: SourceKind(rawValue: configuration.kind.rawValue) ?? .httpJSON,
+                name: name, kind: configuration.kind,
                 baseURL: configuration.baseURL, apiKey: keys.key(for: name), params: configuration.params,
                 timeout: configuration.timeout, cursor: cursor
             )

@@ -1,3 +1,4 @@
+import BreakerSchema
 import Collectors
 import FleetCollection
 import Logging
@@ -49,7 +50,7 @@ struct RecordWriter: Sendable {
         guard !records.isEmpty else { return nil }
         let name = schedule.name
         do {
-            let result = try await schedule.commit(records.map { ($0.id, $0.streamFields) }, to: "collector:\(name)", maxLength: maxLength)
+            let result = try await schedule.commit(records.map { ($0.id, $0.streamFields) }, to: BreakerKeys.stream(name), maxLength: maxLength)
             if !result.repairs.isEmpty {
                 logger.warning("repaired \(schedule.key)", metadata: ["repairs": "\(result.repairs)"])
             }

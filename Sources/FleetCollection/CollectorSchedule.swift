@@ -1,3 +1,4 @@
+import BreakerSchema
 import RedisClient
 import SafeNumbers
 
@@ -24,7 +25,7 @@ public struct CollectorSchedule: Sendable {
     /// The schedule's key.
     public var key: String { Self.key(for: name) }
     /// `cb_sched:<name>`.
-    public static func key(for name: String) -> String { "cb_sched:\(name)" }
+    public static func key(for name: String) -> String { BreakerKeys.schedule(name) }
 
     /// Creates a schedule handle; nothing is read until a call.
     ///
@@ -59,16 +60,16 @@ public struct CollectorSchedule: Sendable {
     /// - Returns: Whether to poll now, and the stored cursor.
     /// - Throws: A ``RedisError`` when Redis cannot be reached, or ``FleetScriptError``.
     public func claim(interval: Duration, mode: ScheduleMode, group: String?, kind: String) async throws -> SlotClaim {
-        let reply = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: [
-            "claim", instanceID, interval.scriptMilliseconds, mode.rawValue, group ?? self.group ?? "", kind,
+        let reply = try await store.evaluate(SchemaScripts.schedule, keys: keys, arguments: [
+            ScheduleOperation.claim.rawValue, instanceID, interval.scriptMilliseconds, mode.rawValue, group ?? self.group ?? "", kind,
             maximumPause.scriptMilliseconds,
         ])
         let cursor = reply.text(at: 2)
         let decision: SlotClaim.Decision
         switch reply.text(at: 0) {
-        case "claimed": decision = .poll(lag: .milliseconds(reply.integer(at: 3)))
-        case "wait": decision = .wait(.milliseconds(reply.integer(at: 1)))
-        case "paused": decision = .paused(.milliseconds(reply.integer(at: 1)))
+        case ClaimResult.claimed.rawValue: decision = .poll(lag: .milliseconds(reply.integer(at: 3)))
+        case ClaimResult.wait.rawValue: decision = .wait(.milliseconds(reply.integer(at: 1)))
+        case ClaimResult.paused.rawValue: decision = .paused(.milliseconds(reply.integer(at: 1)))
         default: throw FleetScriptError(description: "schedule.lua claim returned \(reply)")
         }
         let lastPoll = reply.integer(at: 6)
@@ -84,8 +85,8 @@ public struct CollectorSchedule: Sendable {
     /// - Returns: Repairs made to garbage in the hash, and a clamped pause (empty when none).
     @discardableResult
     public func pause(for duration: Duration) async throws -> String {
-        let reply = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: [
-            "pause", instanceID, duration.clamped(to: .zero ... maximumPause).scriptMilliseconds, maximumPause.scriptMilliseconds,
+        let reply = try await store.evaluate(SchemaScripts.schedule, keys: keys, arguments: [
+            ScheduleOperation.pause.rawValue, instanceID, duration.clamped(to: .zero ... maximumPause).scriptMilliseconds, maximumPause.scriptMilliseconds,
         ])
         return reply.text(at: 2)
     }
@@ -94,7 +95,7 @@ public struct CollectorSchedule: Sendable {
     ///
     /// - Parameter result: A short label: `ok`, `failed`, `rejected`, `rate_limited`, `not_counted`.
     public func finish(_ result: String) async throws {
-        _ = try await store.evaluate(FleetScripts.schedule, keys: keys, arguments: ["finish", instanceID, result])
+        _ = try await store.evaluate(SchemaScripts.schedule, keys: keys, arguments: [ScheduleOperation.finish.rawValue, instanceID, result])
     }
 
     /// Appends the records newer than the stored cursor to `collector:<name>` and moves the
@@ -115,7 +116,7 @@ public struct CollectorSchedule: Sendable {
                 arguments.append(value)
             }
         }
-        let reply = try await store.evaluate(FleetScripts.commit, keys: [key, streamKey], arguments: arguments)
+        let reply = try await store.evaluate(SchemaScripts.commit, keys: [key, streamKey], arguments: arguments)
         let cursor = reply.text(at: 2)
         return CursorCommit(
             written: Int(reply.integer(at: 0)), skipped: Int(reply.integer(at: 1)),

@@ -1,18 +1,5 @@
+import BreakerSchema
 import RedisClient
-
-/// The Lua scripts of fleet-coordinated collection, embedded at build time from `Lua/*.lua`
-/// by the `EmbedText` build plugin (readable, and runnable with `redis-cli --eval`).
-enum LuaSource {}
-
-/// The scripts, loaded once per connection and run by EVALSHA.
-enum FleetScripts {
-    /// `Lua/schedule.lua`: slot claims, fleet pauses and poll results on `cb_sched:<name>`.
-    static let schedule = RedisScript(name: "schedule", source: LuaSource.schedule)
-    /// `Lua/quota.lua`: the shared token ring on `cb_quota:<group>`.
-    static let quota = RedisScript(name: "quota", source: LuaSource.quota)
-    /// `Lua/commit.lua`: cursor-filtered appends to `collector:<name>`.
-    static let commit = RedisScript(name: "commit", source: LuaSource.commit)
-}
 
 extension RedisValue {
     /// The element at `index` of an array reply as text (empty when absent).
@@ -39,9 +26,9 @@ public struct FleetScriptError: Error, CustomStringConvertible {
 @_spi(ModelCheck)
 public enum FleetScriptAccess {
     /// `Lua/schedule.lua`.
-    public static var schedule: RedisScript { FleetScripts.schedule }
+    public static var schedule: RedisScript { SchemaScripts.schedule }
     /// `Lua/quota.lua`.
-    public static var quota: RedisScript { FleetScripts.quota }
+    public static var quota: RedisScript { SchemaScripts.quota }
     /// `Lua/commit.lua`.
-    public static var commit: RedisScript { FleetScripts.commit }
+    public static var commit: RedisScript { SchemaScripts.commit }
 }

@@ -1,3 +1,4 @@
+import BreakerSchema
 import RedisClient
 
 /// A rate limit shared by a group of collectors across the fleet: `cb_quota:<group>` (SPEC §8).
@@ -24,7 +25,7 @@ public struct SharedRateLimit: Sendable {
     private let store: RedisConnectionPool
 
     /// `cb_quota:<group>`.
-    public static func key(for group: String) -> String { "cb_quota:\(group)" }
+    public static func key(for group: String) -> String { BreakerKeys.quota(group) }
 
     /// Creates a handle; nothing is read until a call.
     public init(group: String, requests: Int, period: Duration, requestTimeout: Duration = .zero, store: RedisConnectionPool) {
@@ -42,17 +43,17 @@ public struct SharedRateLimit: Sendable {
     ///   - instanceID: Who takes it (`last_taken_by`).
     /// - Returns: The grant, or how long until the next token, or a kind conflict.
     public func take(kind: String, instanceID: String) async throws -> TokenDecision {
-        let reply = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
-            "take", requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, kind, instanceID, requestTimeout.scriptMilliseconds,
+        let reply = try await store.evaluate(SchemaScripts.quota, keys: [Self.key(for: group)], arguments: [
+            QuotaOperation.take.rawValue, requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, kind, instanceID, requestTimeout.scriptMilliseconds,
         ])
         let repairs = reply.text(at: 3)
         let now = reply.integer(at: 4)
         switch reply.text(at: 0) {
-        case "granted":
+        case TakeResult.granted.rawValue:
             let grant = TokenGrant(slot: Int(reply.integer(at: 2)), grantedAtMilliseconds: now)
             return TokenDecision(outcome: .granted(grant), repairs: repairs, serverMilliseconds: now)
-        case "wait": return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs, serverMilliseconds: now)
-        case "conflict": return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs, serverMilliseconds: now)
+        case TakeResult.wait.rawValue: return TokenDecision(outcome: .wait(.milliseconds(Swift.max(1, reply.integer(at: 1)))), repairs: repairs, serverMilliseconds: now)
+        case TakeResult.conflict.rawValue: return TokenDecision(outcome: .kindConflict(storedKind: reply.text(at: 2)), repairs: repairs, serverMilliseconds: now)
         default: throw FleetScriptError(description: "quota.lua take returned \(reply)")
         }
     }
@@ -62,8 +63,8 @@ public struct SharedRateLimit: Sendable {
     ///
     /// - Parameter grant: What ``take(kind:instanceID:)`` granted.
     public func release(_ grant: TokenGrant) async throws {
-        _ = try await store.evaluate(FleetScripts.quota, keys: [Self.key(for: group)], arguments: [
-            "release", requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, "", "", grant.slot, grant.grantedAtMilliseconds,
+        _ = try await store.evaluate(SchemaScripts.quota, keys: [Self.key(for: group)], arguments: [
+            QuotaOperation.release.rawValue, requests, period.scriptMilliseconds, self.guard.scriptMilliseconds, "", "", grant.slot, grant.grantedAtMilliseconds,
         ])
     }
 
@@ -75,7 +76,7 @@ public struct SharedRateLimit: Sendable {
     /// - Returns: Tokens left, and the stored size and period in ms; `nil` when the group has
     ///   never been used.
     public static func peek(group: String, store: RedisConnectionPool) async throws -> (left: Int, requests: Int, periodMilliseconds: Int64)? {
-        let reply = try await store.evaluate(FleetScripts.quota, keys: [key(for: group)], arguments: ["peek", 1, 1000, 0, "", ""])
+        let reply = try await store.evaluate(SchemaScripts.quota, keys: [key(for: group)], arguments: [QuotaOperation.peek.rawValue, 1, 1000, 0, "", ""])
         guard reply.integer(at: 1) > 0 else { return nil }
         return (Int(reply.integer(at: 0)), Int(reply.integer(at: 1)), reply.integer(at: 2))
     }

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import RedisClient
 import SafeNumbers
@@ -13,8 +14,17 @@ public struct BreakerAdmin: Sendable {
         public var state: StoredBreakerState
         /// Seconds until the hash expires (-1: no TTL, -2: missing).
         public var ttlSeconds: Int64
-        /// The raw hash fields, for `--json`.
+        /// The raw hash fields.
         public var fields: [String: String]
+
+        /// The one operator view of this breaker (``BreakerView``).
+        ///
+        /// - Parameters:
+        ///   - nowMilliseconds: Redis server time.
+        ///   - recent: ledger entries to include, newest first.
+        public func view(nowMilliseconds: Int64, recent: [LedgerEntry]? = nil) -> BreakerView {
+            BreakerView(name: name.rawValue, stored: state, nowMilliseconds: nowMilliseconds, ttlSeconds: ttlSeconds, recent: recent)
+        }
     }
 
     private let store: RedisConnectionPool
@@ -52,7 +62,7 @@ public struct BreakerAdmin: Sendable {
         if applyingLapse, state.forced != nil, state.forcedUntilMilliseconds > 0,
            let time = try? replies[2].get().array, time.count == 2, let seconds = time[0].int, let micros = time[1].int,
            Int64.milliseconds(seconds: seconds, microseconds: micros) >= state.forcedUntilMilliseconds {
-            _ = try await BreakerScript.call(store, name: name, operation: "touch", instanceID: instanceID, configuration: "")
+            _ = try await BreakerScriptCall(.touch, name: name, instanceID: instanceID, policy: "").run(on: store)
             return try await read(name, applyingLapse: false)
         }
         return Entry(name: name, state: state, ttlSeconds: ttl, fields: fields)
@@ -63,13 +73,13 @@ public struct BreakerAdmin: Sendable {
         var names: [BreakerName] = []
         var cursor = "0"
         repeat {
-            let reply = try await store.execute("SCAN", cursor, "MATCH", "cb_state:*", "COUNT", 500)
+            let reply = try await store.execute("SCAN", cursor, "MATCH", BreakerKeys.Prefix.state.pattern, "COUNT", 500)
             guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let keys = parts[1].array else {
                 throw RedisError(.protocolError, "SCAN returned \(reply)")
             }
             cursor = next
             for key in keys.compactMap(\.string) {
-                if let name = try? BreakerName(String(key.dropFirst("cb_state:".count))) { names.append(name) }
+                if let raw = BreakerKeys.Prefix.state.name(in: key), let name = try? BreakerName(raw) { names.append(name) }
             }
         } while cursor != "0"
         var entries: [Entry] = []
@@ -81,15 +91,15 @@ public struct BreakerAdmin: Sendable {
 
     /// Forces the breaker open on every instance until ``reset(_:_:)`` or until `manual.duration` lapses.
     public func forceOpen(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
-        try await act("force_open", name, manual)
+        try await act(.forceOpen, name, manual)
     }
     /// Forces the breaker closed on every instance until ``reset(_:_:)`` or until `manual.duration` lapses.
     public func forceClose(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
-        try await act("force_close", name, manual)
+        try await act(.forceClose, name, manual)
     }
     /// Closes the breaker, clears overrides and counters; statistics are kept.
     public func reset(_ name: BreakerName, _ manual: ManualAction = ManualAction()) async throws -> StoredBreakerState {
-        try await act("reset", name, ManualAction(actor: manual.actor, note: manual.note))
+        try await act(.reset, name, ManualAction(actor: manual.actor, note: manual.note))
     }
 
     /// The newest ledger entries of a breaker (`cb_log:<name>`), newest first.
@@ -109,8 +119,8 @@ public struct BreakerAdmin: Sendable {
         return Int64.milliseconds(seconds: seconds, microseconds: micros)
     }
 
-    private func act(_ operation: String, _ name: BreakerName, _ manual: ManualAction) async throws -> StoredBreakerState {
-        _ = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: "", manual: manual)
+    private func act(_ operation: BreakerOperation, _ name: BreakerName, _ manual: ManualAction) async throws -> StoredBreakerState {
+        _ = try await BreakerScriptCall(operation, name: name, instanceID: instanceID, policy: "", manual: manual).run(on: store)
         return try await read(name)?.state ?? StoredBreakerState()
     }
 }

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import RedisClient
 
@@ -10,7 +11,7 @@ import RedisClient
 public enum BreakerScriptAccess {
     /// The `k=v;…` policy string a breaker with `options` sends with every script call.
     public static func configuration(_ options: SharedBreakerOptions) -> String {
-        options.scriptConfiguration
+        PolicyEncoding.encode(options.breaker, tripQuorum: options.tripQuorum, mode: options.mode)
     }
 
     /// Runs one operation of the breaker script, exactly as ``SharedBreaker`` does.
@@ -30,8 +31,8 @@ public enum BreakerScriptAccess {
         _ store: RedisConnectionPool, name: BreakerName, operation: String, instanceID: String,
         configuration: String, argument: String = "", extra: String = "", manual: ManualAction = ManualAction()
     ) async throws -> RedisValue {
-        try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID,
-                                     configuration: configuration, argument: argument, extra: extra, manual: manual)
+        try await BreakerScriptCall(rawOperation: operation, name: name, instanceID: instanceID, policy: configuration,
+                                    argument: argument, extra: extra, manual: manual).run(on: store)
     }
 
     /// The parts of a script reply the state fuzzer checks.
@@ -50,7 +51,7 @@ public enum BreakerScriptAccess {
     ///
     /// - Throws: ``RedisError`` when the reply is not a breaker script reply.
     public static func decode(_ value: RedisValue) throws -> Reply {
-        let reply = try ScriptReply(value)
+        let reply = try BreakerReply(value)
         return Reply(state: reply.state, version: reply.version, repairs: reply.repairs, transitionedOrRestored: reply.transitioned)
     }
 }

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 
 /// What an instance does after reading `cb_state:<name>` (start-up, lost-message repair,

@@ -1,3 +1,6 @@
+import Synchronization
+import Logging
+import BreakerSchema
 import RedisClient
 
 /// Batched closed-path outcomes: the flusher side of ``SharedBreaker``.
@@ -23,7 +26,7 @@ extension SharedBreaker {
         if more { wakeFlusher() }
         defer { inner.withLock { $0.batchesInFlight -= 1 } }
         do {
-            _ = try await runScript("record", argument: OutcomeRun.encode(batch))
+            _ = try await runScript(.record, argument: OutcomeRun.encode(batch))
         } catch {
             let count = batch.reduce(0) { $0 + $1.count }
             let kept = inner.withLock { inner -> Bool in

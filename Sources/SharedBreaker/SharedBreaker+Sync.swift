@@ -1,3 +1,7 @@
+import Synchronization
+import Metrics
+import Logging
+import BreakerSchema
 import BreakerCore
 import RedisClient
 import SafeNumbers
@@ -7,18 +11,18 @@ import SafeNumbers
 extension SharedBreaker {
     /// Runs one breaker script operation and adopts its reply.
     @discardableResult
-    func runScript(_ operation: String, argument: String, extra: String = "") async throws -> ScriptReply {
+    func runScript(_ operation: BreakerOperation, argument: String, extra: String = "") async throws -> BreakerReply {
         let sentAt = clock.now()
         let value: RedisValue
         do {
-            value = try await BreakerScript.call(store, name: name, operation: operation, instanceID: instanceID, configuration: scriptConfiguration, argument: argument, extra: extra)
+            value = try await BreakerScriptCall(operation, name: name, instanceID: instanceID, policy: scriptConfiguration, argument: argument, extra: extra).run(on: store)
         } catch let error as RedisError where error.breaksConnection || error.code == .unavailable {
             setStoreAvailable(false, because: error)
             throw error
         }
         let receivedAt = clock.now()
         metrics.redisRoundTrip.recordNanoseconds((receivedAt - sentAt).wholeNanoseconds)
-        let reply = try ScriptReply(value)
+        let reply = try BreakerReply(value)
         if !reply.repairs.isEmpty {
             logger.warning("repaired corrupted breaker state", metadata: ["key": "\(name.stateKey)", "repairs": "\(reply.repairs)"])
         }
@@ -30,7 +34,7 @@ extension SharedBreaker {
 
     /// Adopts a script reply. Announces only when the version moved forward: the same
     /// transition may already have arrived as this instance's own pub/sub event.
-    private func adopt(_ reply: ScriptReply, serverOffset: Int64) {
+    private func adopt(_ reply: BreakerReply, serverOffset: Int64) {
         let confirmedAt = clock.now()
         let transition = updateLocked { inner -> SharedTransition? in
             inner.serverOffsetMilliseconds = serverOffset
@@ -121,9 +125,9 @@ extension SharedBreaker {
         case .keep, .adopt:
             inner.withLock { $0.trippedDuringOutage = false }
         case .reopen(let expected):
-            let reply = try await runScript("reconcile_open", argument: "\(expected)")
+            let reply = try await runScript(.reconcileOpen, argument: "\(expected)")
             inner.withLock { $0.trippedDuringOutage = false }
-            if reply.result == "kept" {
+            if reply.result == BreakerResult.kept.rawValue {
                 try await refresh()
             } else {
                 logger.notice("reconciled: opened the shared breaker after an outage (the more cautious state wins)")
@@ -133,7 +137,7 @@ extension SharedBreaker {
             for chunk in stride(from: 0, to: outage.count, by: Self.maximumRunsPerCall) {
                 let runs = outage[chunk..<min(outage.count, chunk + Self.maximumRunsPerCall)]
                 do {
-                    try await runScript("record", argument: OutcomeRun.encode(runs))
+                    try await runScript(.record, argument: OutcomeRun.encode(runs))
                 } catch {
                     // Not sent: keep the rest (in order, ahead of newer ones) for the next attempt.
                     inner.withLock { inner in

@@ -1,3 +1,4 @@
+@_exported import BreakerSchema
 import BreakerCore
 import Logging
 import Metrics
@@ -109,7 +110,7 @@ public final class SharedBreaker: Sendable {
     ) throws(BreakerConfigError) {
         var problems: [BreakerConfigError.Problem] = []
         do { try options.validate() } catch { problems = error.problems }
-        if let reason = Self.instanceIDProblem(instanceID) {
+        if let reason = InstanceID.problem(with: instanceID) {
             problems.append(.init(field: "instance_id", reason: reason))
         }
         if !problems.isEmpty { throw BreakerConfigError(problems: problems) }
@@ -137,17 +138,6 @@ public final class SharedBreaker: Sendable {
         self.inner = Mutex(initial)
         closedFastPath.store(admits, ordering: .releasing)
         metrics.recordState(.closed)
-    }
-
-    /// Why `id` cannot be an instance id, or `nil` if it can: it is stored in `updated_by`,
-    /// in quorum lists and in probe tokens, which are separated by `:` and `,`.
-    static func instanceIDProblem(_ id: String) -> String? {
-        if id.isEmpty { return "must not be empty" }
-        if id.utf8.count > 200 { return "must be at most 200 bytes, got \(id.utf8.count)" }
-        if let bad = id.unicodeScalars.first(where: { $0 == ":" || $0 == "," || $0 == "#" || $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
-            return "must not contain \(bad.escaped(asASCII: true).debugDescription) (':', ',', '#', spaces and control characters separate fields in Redis), got \(id.debugDescription)"
-        }
-        return nil
     }
 
     /// Registers an observer called once per transition this instance sees (any source).
@@ -310,9 +300,9 @@ public final class SharedBreaker: Sendable {
             inner.probeCounter += 1
             return probeTokenPrefix + String(inner.probeCounter)
         }
-        let reply: ScriptReply
+        let reply: BreakerReply
         do {
-            reply = try await runScript("acquire", argument: token, extra: "\(lease.clamped(to: .milliseconds(1) ... SharedBreakerOptions.maximumProbeLease).millisecondsClamped)")
+            reply = try await runScript(.acquire, argument: token, extra: "\(lease.clamped(to: .milliseconds(1) ... SharedBreakerOptions.maximumProbeLease).millisecondsClamped)")
         } catch {
             // Redis failed mid-admission: fall back per policy on the next call; reject this one.
             releaseLocal(localPermit)
@@ -320,9 +310,9 @@ public final class SharedBreaker: Sendable {
             throw CircuitOpenError(name: name.rawValue, state: .open, retryAfter: nil)
         }
         switch reply.result {
-        case "granted":
+        case BreakerResult.granted.rawValue:
             return Ticket(start: clock.now(), probeToken: token, probeVersion: reply.version, localPermit: localPermit)
-        case "closed":
+        case BreakerResult.closed.rawValue:
             return Ticket(start: clock.now(), localPermit: localPermit)
         default:
             let now = clock.now()
@@ -371,14 +361,14 @@ public final class SharedBreaker: Sendable {
         }
         if shouldWake { wakeFlusher() }
         guard let token = ticket.probeToken else { return }
-        let code: String
+        let code: OutcomeCode
         switch outcome {
-        case .success: code = "S"
-        case .failure: code = "F"
-        case .ignored: code = "I"
+        case .success: code = .success
+        case .failure: code = .failure
+        case .ignored: code = .ignored
         }
         do {
-            _ = try await runScript("probe", argument: "\(token):\(code):\(ticket.probeVersion)")
+            _ = try await runScript(.probe, argument: BreakerScriptCall.probeArgument(token: token, outcome: code, version: ticket.probeVersion))
         } catch {
             logger.warning("probe outcome not stored; its lease will expire", metadata: ["error": "\(error)"])
         }
@@ -445,11 +435,11 @@ public final class SharedBreaker: Sendable {
     // MARK: - Manual control
 
     /// Forces the breaker open on every instance until ``reset()``.
-    public func forceOpen() async throws { _ = try await runScript("force_open", argument: "") }
+    public func forceOpen() async throws { _ = try await runScript(.forceOpen, argument: "") }
     /// Forces the breaker closed on every instance until ``reset()``.
-    public func forceClose() async throws { _ = try await runScript("force_close", argument: "") }
+    public func forceClose() async throws { _ = try await runScript(.forceClose, argument: "") }
     /// Clears overrides and trip counters and closes the breaker (statistics are kept).
-    public func reset() async throws { _ = try await runScript("reset", argument: "") }
+    public func reset() async throws { _ = try await runScript(.reset, argument: "") }
 
     // MARK: - Status
 
@@ -479,33 +469,6 @@ public final class SharedBreaker: Sendable {
 
     /// The current local view of the shared state.
     public var view: SharedBreakerView { inner.withLock { $0.view } }
-}
-
-/// Consecutive identical outcomes, as queued for the flusher.
-struct OutcomeRun: Sendable, Equatable {
-    var code: UInt8
-    var count: Int
-
-    /// `F` failure, `f` slow failure, `S` success, `s` slow success (the script's alphabet).
-    static func code(failure: Bool, slow: Bool) -> UInt8 {
-        switch (failure, slow) {
-        case (true, false): return UInt8(ascii: "F")
-        case (true, true): return UInt8(ascii: "f")
-        case (false, false): return UInt8(ascii: "S")
-        case (false, true): return UInt8(ascii: "s")
-        }
-    }
-
-    /// Runs as the script's `record` argument, e.g. `S120F3s2`.
-    static func encode(_ runs: some Collection<OutcomeRun>) -> String {
-        var encoded = ""
-        encoded.reserveCapacity(runs.count * 4)
-        for run in runs {
-            encoded.unicodeScalars.append(Unicode.Scalar(run.code))
-            encoded += String(run.count)
-        }
-        return encoded
-    }
 }
 
 extension SharedBreaker {

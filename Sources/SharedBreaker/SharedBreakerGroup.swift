@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import Logging
 import Metrics
@@ -144,8 +145,8 @@ public final class SharedBreakerGroup: Sendable {
         for await event in subscriber.events {
             switch event {
             case .message(let message):
-                guard message.channel.hasPrefix("cb_events:"),
-                      let name = try? BreakerName(String(message.channel.dropFirst("cb_events:".count))),
+                guard let raw = BreakerKeys.Prefix.events.name(in: message.channel),
+                      let name = try? BreakerName(raw),
                       let breaker = breakers.withLock({ $0[name] }) else { continue }
                 guard let decoded = BreakerEvent.decode(message.payload) else {
                     logger.warning("ignored a malformed breaker event", metadata: ["channel": "\(message.channel)", "payload": "\(message.text.prefix(200))"])
@@ -195,7 +196,7 @@ public final class SharedBreakerGroup: Sendable {
         let list = all
         guard !list.isEmpty else { return }
         let commands = list.flatMap { [
-            RedisCommand("HMGET", $0.name.stateKey, "version", "total_successes", "total_failures", "forced_until_ms"),
+            RedisCommand("HMGET", $0.name.stateKey, StoredField.version.name, StoredField.totalSuccesses.name, StoredField.totalFailures.name, StoredField.forcedUntil.name),
             RedisCommand("TTL", $0.name.stateKey),
         ] }
         do {
@@ -223,7 +224,7 @@ public final class SharedBreakerGroup: Sendable {
                     if breaker.view.state == .open || breaker.view.state == .halfOpen || breaker.view.forced != nil {
                         // Lets an open breaker move to half-open, and an override with --for
                         // lapse, on the server clock even when idle.
-                        _ = try? await breaker.runScript("touch", argument: "")
+                        _ = try? await breaker.runScript(.touch, argument: "")
                     }
                 }
             }

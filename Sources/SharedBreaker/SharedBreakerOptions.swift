@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import SafeNumbers
 
@@ -62,41 +63,9 @@ public struct SharedBreakerOptions: Sendable, Equatable {
         if !problems.isEmpty { throw BreakerConfigError(problems: problems) }
     }
 
-    /// The policy as the `k=v;…` string the Lua script reads.
+    /// The policy as the `k=v;…` string the breaker script reads (``PolicyEncoding``).
     var scriptConfiguration: String {
-        var values: [(String, String)] = [
-            ("base_ms", "\(breaker.openTimeout.millisecondsClamped)"),
-            ("mult", "\(breaker.backoffMultiplier)"),
-            ("max_ms", "\(breaker.maxOpenTimeout.millisecondsClamped)"),
-            ("ho_max", "\(breaker.halfOpenMaxCalls)"),
-            ("ho_success", "\(breaker.halfOpenSuccessThreshold)"),
-            ("quorum", "\(tripQuorum)"),
-            ("min_open_ms", "\(breaker.minimumOpenDuration.millisecondsClamped)"),
-            ("mode", mode.rawValue),
-        ]
-        if let maxWait = breaker.halfOpenMaxWait {
-            values.append(("ho_max_wait_ms", "\(maxWait.millisecondsClamped)"))
-        }
-        var threshold = 0
-        for policy in breaker.tripPolicies {
-            switch policy {
-            case .consecutiveFailures(let count):
-                threshold = count
-            case .failuresInWindow(let count, let window):
-                values.append(("fw_count", "\(count)"))
-                values.append(("tw_ms", "\(window.millisecondsClamped)"))
-            case .failureRate(let percent, let window, let minimumCalls):
-                values.append(("rate", "\(percent)"))
-                values.append(("min_calls", "\(minimumCalls)"))
-                values.append(window.scriptEntry)
-            case .slowCallRate(let percent, _, let window, let minimumCalls):
-                values.append(("slow_rate", "\(percent)"))
-                values.append(("min_calls", "\(minimumCalls)"))
-                values.append(window.scriptEntry)
-            }
-        }
-        values.append(("threshold", "\(threshold)"))
-        return values.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
+        PolicyEncoding.encode(breaker, tripQuorum: tripQuorum, mode: mode)
     }
 
     /// Calls at least this slow count as slow (from a slow-call-rate policy or `slowCallDuration`).
@@ -123,11 +92,3 @@ extension TripPolicy {
     }
 }
 
-extension SlidingWindow {
-    var scriptEntry: (String, String) {
-        switch self {
-        case .count(let size): return ("cw", "\(size)")
-        case .time(let window): return ("tw_ms", "\(window.millisecondsClamped)")
-        }
-    }
-}

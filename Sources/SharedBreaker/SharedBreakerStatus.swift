@@ -1,4 +1,6 @@
+import BreakerSchema
 import BreakerCore
+import BreakerSchema
 
 /// A shared breaker's status on one instance: the shared view and the local breaker.
 ///
@@ -31,6 +33,8 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
     /// Fleet-wide lifetime statistics and probe accounting, from `cb_state:<name>` when it
     /// was last read (`nil` if Redis could not be read).
     public var fleet: FleetStatistics?
+    /// The stored breaker as every operator view shows it (``BreakerView``), when Redis was read.
+    public var stored: BreakerView?
 
     /// The policy, as `/breakers` shows it.
     public struct Thresholds: Sendable, Equatable, Codable {
@@ -80,11 +84,12 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
         ///   - nowMilliseconds: Redis server time, to include the current open period.
         ///   - halfOpenMaxCalls: the policy's probe cap.
         public init(stored: StoredBreakerState, nowMilliseconds: Int64, halfOpenMaxCalls: Int) {
-            statistics = [
-                "circuit_opens": Int64(stored.circuitOpens), "successful_recoveries": Int64(stored.successfulRecoveries),
-                "failed_recoveries_total": Int64(stored.failedRecoveriesTotal), "total_successes": Int64(stored.totalSuccesses),
-                "total_failures": Int64(stored.totalFailures), "time_in_open_ms": stored.timeInOpen(at: nowMilliseconds),
-            ]
+            // Every lifetime counter of the stored layout; time in open includes the current open period.
+            var counters: [String: Int64] = [:]
+            for field in StoredField.allCases where field.group == .statistics && field.kind != .time {
+                counters[field.name] = field == .timeInOpen ? stored.timeInOpen(at: nowMilliseconds) : stored[integer: field]
+            }
+            statistics = counters
             healthScore = stored.healthScore
             halfOpen = ["attempts": stored.halfOpenAttempts, "successes": stored.halfOpenSuccesses, "max_calls": halfOpenMaxCalls]
             lastFailureTime = stored.lastFailureAtMilliseconds > 0 ? stored.lastFailureAtMilliseconds : nil
@@ -106,7 +111,7 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
         case tripQuorum = "trip_quorum"
         case onStoreFailure = "on_store_failure"
         case storeAvailable = "store_available"
-        case mode, thresholds
+        case mode, thresholds, stored
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -128,6 +133,7 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
         try container.encode(storeAvailable, forKey: .storeAvailable)
         try container.encode(mode, forKey: .mode)
         try container.encode(thresholds, forKey: .thresholds)
+        try container.encodeIfPresent(stored, forKey: .stored)
         // The fleet statistics sit beside the other keys, as in the seed's get_status.
         try fleet?.encode(to: encoder)
     }

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 
 /// This instance's picture of a shared breaker: what admission decides on, without Redis.
@@ -42,7 +43,7 @@ public struct SharedBreakerView: Sendable, Equatable {
         confirmedVersion = stored.version
     }
 
-    mutating func apply(_ reply: ScriptReply, by instance: String) {
+    mutating func apply(_ reply: BreakerReply, by instance: String) {
         state = reply.state
         version = reply.version
         openedAtMilliseconds = reply.openedAtMilliseconds

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import Foundation
 import Logging
@@ -105,7 +106,7 @@ enum LibraryBench {
         await group.flush()
         let elapsed = seconds(ContinuousClock.now - started)
         let commands = try await commandCount(admin)
-        let stored = try await admin.execute("HGET", "cb_state:\(prefix)-closed", "total_successes").int ?? 0
+        let stored = try await admin.execute("HGET", BreakerKeys.state("\(prefix)-closed"), StoredField.totalSuccesses.name).int ?? 0
         fig("shared_outcomes_per_s", Double(stored) / elapsed)
         fig("shared_calls", Double(calls))
         fig("shared_redis_commands", Double(commands))

@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import Foundation
 import Logging
@@ -39,7 +40,7 @@ enum SharedBench {
         print(String(format: "  admission (closed, acquire)            %8.1f ns/op", nanoseconds(admitTime) / Double(iterations)))
 
         // 2. Outcomes recorded per second per instance (8 tasks, 2 s), counted by Redis.
-        let before = try await pool.execute("HGET", name.stateKey, "total_successes").int ?? 0
+        let before = try await pool.execute("HGET", name.stateKey, StoredField.totalSuccesses.name).int ?? 0
         let window = Duration.seconds(2)
         let started = ContinuousClock.now
         let local = await withTaskGroup(of: Int.self) { group in
@@ -65,7 +66,7 @@ enum SharedBench {
         }
         await b.flush()
         let elapsed = ContinuousClock.now - started
-        let after = try await pool.execute("HGET", name.stateKey, "total_successes").int ?? 0
+        let after = try await pool.execute("HGET", name.stateKey, StoredField.totalSuccesses.name).int ?? 0
         let stored = Int(after - before)
         print(String(format: "  acquire+record, 8 tasks                %8.0f outcomes/s per instance (%d recorded, %d in Redis)", Double(stored) / (nanoseconds(elapsed) / 1e9), local, stored))
 

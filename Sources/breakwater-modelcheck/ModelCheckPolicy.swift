@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import SharedBreaker
 

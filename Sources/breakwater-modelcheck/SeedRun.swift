@@ -1,3 +1,4 @@
+import BreakerSchema
 import BreakerCore
 import RedisClient
 @_spi(ModelCheck) import SharedBreaker

@@ -1,3 +1,5 @@
+import SafeNumbers
+import BreakerSchema
 import BreakerCore
 @_spi(ModelCheck) import FleetCollection
 import Foundation
@@ -150,14 +152,8 @@ struct StateFuzz {
 
     // MARK: - Corruption
 
-    static let stateFields = [
-        "state", "version", "opened_at_ms", "open_timeout_ms", "failed_recoveries", "failure_count", "half_open_attempts",
-        "half_open_successes", "forced", "updated_at_ms", "circuit_opens", "successful_recoveries", "total_successes",
-        "total_failures", "time_in_open_ms", "total_calls", "slow_calls", "leases", "contributors", "window_contributors",
-        "window", "buckets", "base_open_timeout_ms", "backoff_multiplier", "max_open_timeout_ms", "half_open_at_ms",
-        "last_reason", "failed_recoveries_total", "last_failure_at_ms", "last_transition_at_ms", "forced_until_ms",
-        "forced_note", "forced_actor", "mode",
-    ]
+    /// Every stored field of the layout (the fuzzer corrupts any of them).
+    static let stateFields = StoredField.allCases.map(\.name)
     static let scheduleFields = ["next_due_ms", "paused_until_ms", "last_poll_ms", "cursor", "interval_ms", "polls", "schedule", "group", "kind"]
     static let quotaFields = ["requests", "per_ms", "guard_ms", "kind", "next", "t0", "t1", "g0", "g1", "paused_until_ms"]
 

@@ -11,6 +11,7 @@
 // Times (<ns>) are CLOCK_MONOTONIC, comparable across processes on one host (scripts/bench).
 //
 // Redis comes from REDIS_URL. Output: one line per fact, e.g. "admitted 3", "state open v1".
+import BreakerSchema
 import BreakerCore
 import Foundation
 import Logging

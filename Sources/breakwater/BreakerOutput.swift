@@ -1,4 +1,5 @@
 import BreakerCore
+import BreakerSchema
 import FleetCollection
 import Foundation
 import SharedBreaker
@@ -76,34 +77,11 @@ enum BreakerOutput {
         })
     }
 
-    /// Internal bookkeeping fields left out of `--json`.
-    static let internalFields: Set<String> = ["leases", "contributors", "window_contributors", "window", "buckets"]
-    /// Text fields printed verbatim even when they look like numbers (a note "42" stays a string).
-    static let textFields: Set<String> = ["state", "forced", "mode", "forced_note", "forced_actor", "updated_by", "last_reason"]
-
-    /// The stored fields (numbers as numbers), plus `name`, `ttl_seconds`, `health_score` and
-    /// `time_in_open_ms_now` (time in open including the current open period).
+    /// The one operator view of each breaker (``BreakerView``), as a JSON array.
     static func json(_ entries: [BreakerAdmin.Entry], nowMilliseconds: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) throws -> String {
-        let objects = entries.map { entry -> [String: Any] in
-            var object: [String: Any] = ["name": entry.name.rawValue, "ttl_seconds": entry.ttlSeconds,
-                                         "health_score": entry.state.healthScore.map { $0 as Any } ?? NSNull(),
-                                         "time_in_open_ms_now": entry.state.timeInOpen(at: nowMilliseconds)]
-            for (field, value) in entry.fields where !internalFields.contains(field) {
-                // Numbers as numbers; text fields and garbage (such as "NaN") verbatim.
-                if textFields.contains(field) {
-                    object[field] = value
-                } else if let integer = Int64(value) {
-                    object[field] = integer
-                } else if let number = Double(value), number.isFinite {
-                    object[field] = number
-                } else {
-                    object[field] = value
-                }
-            }
-            return object
-        }
-        let data = try JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(entries.map { $0.view(nowMilliseconds: nowMilliseconds) }), as: UTF8.self)
     }
 
     static func seconds(_ milliseconds: Int64) -> String {

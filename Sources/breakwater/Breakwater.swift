@@ -13,7 +13,7 @@ struct Breakwater: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, CheckConfigCommand.self, StatusCommand.self, ListCommand.self,
             ForceOpenCommand.self, ForceCloseCommand.self, ResetCommand.self, WatchCommand.self,
-            HistoryCommand.self, DashboardCommand.self,
+            HistoryCommand.self, DashboardCommand.self, SchemaCommand.self,
         ]
     )
 

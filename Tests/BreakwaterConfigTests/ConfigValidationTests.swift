@@ -19,7 +19,7 @@ struct InvalidCase: Sendable, CustomTestStringConvertible {
 struct ConfigValidationTests {
     static let cases: [InvalidCase] = [
         InvalidCase(label: "instance_id with a space", top: ["instance_id": "\"bad id\""],
-                    path: "instance_id", reason: "must match [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (got \"bad id\")"),
+                    path: "instance_id", reason: "contains byte 0x20 (no ':', ',', '#', spaces or control characters) (got \"bad id\")"),
         InvalidCase(label: "redis.url with an http scheme", top: ["redis": "{ url: \"http://redis:6379\" }"],
                     path: "redis.url", reason: "must be redis://"),
         InvalidCase(label: "redis password from env and file", top: ["redis": "{ password_env: A, password_file: /b }"],

@@ -1,3 +1,5 @@
+import UnixSignals
+import BreakerSchema
 import Foundation
 import Hummingbird
 import Logging
@@ -46,11 +48,11 @@ public final class FleetDashboard: Sendable {
             return
         }
         defer { subscriber.close() }
-        Task { try? await subscriber.psubscribe(["cb_events:*"]) }
+        Task { try? await subscriber.psubscribe([BreakerKeys.Prefix.events.pattern]) }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in subscriber.events {
-                    guard case .message(let message) = event, message.channel.hasPrefix("cb_events:") else { continue }
+                    guard case .message(let message) = event, BreakerKeys.Prefix.events.name(in: message.channel) != nil else { continue }
                     // A garbage payload is relayed as JSON-escaped text only if it is valid JSON.
                     guard (try? JSONSerialization.jsonObject(with: Data(message.payload))) != nil else { continue }
                     self.broadcast("event: transition\ndata: \(message.text)\n\n")
@@ -116,30 +118,26 @@ public final class FleetDashboard: Sendable {
     func snapshot() async throws -> Data {
         let entries = try await admin.list()
         let now = try await admin.serverTimeMilliseconds()
-        var breakers: [[String: Any]] = []
+        var breakers: [BreakerView] = []
         for entry in entries {
-            let state = entry.state
             let recent = (try? await admin.history(entry.name, limit: Self.recentEntries)) ?? []
-            breakers.append([
-                "name": entry.name.rawValue, "state": state.state.rawValue, "version": state.version,
-                "forced": state.forced?.rawValue as Any? ?? NSNull(), "forced_until_ms": state.forcedUntilMilliseconds,
-                "forced_note": state.forcedNote, "forced_actor": state.forcedActor, "mode": state.mode,
-                "opened_at_ms": state.openedAtMilliseconds, "open_timeout_ms": state.openTimeoutMilliseconds,
-                "open_until_ms": state.state == .open ? state.openUntilMilliseconds : 0,
-                "failed_recoveries": state.failedRecoveries, "failed_recoveries_total": state.failedRecoveriesTotal,
-                "health_score": state.healthScore.map { $0 as Any } ?? NSNull(),
-                "total_successes": state.totalSuccesses, "total_failures": state.totalFailures,
-                "circuit_opens": state.circuitOpens, "successful_recoveries": state.successfulRecoveries,
-                "time_in_open_ms": state.timeInOpen(at: now),
-                "last_failure_at_ms": state.lastFailureAtMilliseconds, "last_transition_at_ms": state.lastTransitionAtMilliseconds,
-                "ttl_seconds": entry.ttlSeconds,
-                "recent": recent.map { [
-                    "version": $0.version, "from": $0.from, "to": $0.to, "reason": $0.reason, "by": $0.by,
-                    "at_ms": $0.atMilliseconds, "actor": $0.actor, "note": $0.note,
-                ] as [String: Any] },
-            ])
+            breakers.append(entry.view(nowMilliseconds: now, recent: recent))
         }
-        return try JSONSerialization.data(withJSONObject: ["now_ms": now, "instance": instance, "breakers": breakers], options: [.sortedKeys])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(Snapshot(nowMilliseconds: now, instance: instance, breakers: breakers))
+    }
+
+    /// The `/api/breakers` document.
+    struct Snapshot: Encodable {
+        var nowMilliseconds: Int64
+        var instance: String
+        var breakers: [BreakerView]
+
+        enum CodingKeys: String, CodingKey {
+            case nowMilliseconds = "now_ms"
+            case instance, breakers
+        }
     }
 }
 

@@ -28,7 +28,7 @@ public struct LedgerEntry: Sendable, Equatable, Codable {
     }
 
     /// Decodes one XRANGE/XREVRANGE element (`[id, [field, value, …]]`); `nil` if malformed.
-    init?(_ value: RedisValue) {
+    public init?(_ value: RedisValue) {
         guard let parts = value.array, parts.count == 2, let id = parts[0].string, let flat = parts[1].array else { return nil }
         var fields: [String: String] = [:]
         var index = 0

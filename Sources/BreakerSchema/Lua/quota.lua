@@ -22,22 +22,9 @@
 -- release -> {released (1 or 0: the slot was already reused or repaired), now_ms}
 -- peek -> {tokens_left, requests, per_ms, kind} ({0, 0, 0, ''} for a group never used)
 local key, op = KEYS[1], ARGV[1]
-local MAX_HOLD_MS = 86400000
-local MAX_INT = 9007199254740992
+local MAX_HOLD_MS = DAY_MS
 local MAX_REQUESTS = 10000 -- the ring is read slot by slot: its size bounds the work of a call
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-local function strictInt(raw)
-  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
-  local n = tonumber(raw)
-  if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
-  return n
-end
-local function argError(what, raw)
-  return redis.error_reply('ERR quota.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
-end
 if op ~= 'take' and op ~= 'release' and op ~= 'peek' then return argError('unknown op', op) end
 local requests, perMs, guardMs = strictInt(ARGV[2] or ''), strictInt(ARGV[3] or ''), strictInt(ARGV[4] or '')
 if op == 'take' then
@@ -49,15 +36,12 @@ if op == 'take' then
 end
 requests, perMs, guardMs = requests or 1, perMs or 1000, guardMs or 0
 local kindArg, instance = ARGV[5] or '', ARGV[6] or ''
-if string.len(kindArg) > 64 or string.len(instance) > 200 then return argError('kind or instance too long', kindArg) end
+if string.len(kindArg) > 64 then return argError('kind longer than 64 bytes', kindArg) end
+if op == 'take' and not validInstance(instance) then return argError(INSTANCE_ID_RULE, instance) end
+if op ~= 'take' and string.len(instance) > INSTANCE_ID_MAX then return argError(INSTANCE_ID_RULE, instance) end
 
 local repaired = {}
-local ktype = redis.call('TYPE', key)
-if type(ktype) == 'table' then ktype = ktype.ok end
-if ktype ~= 'hash' and ktype ~= 'none' then
-  redis.call('DEL', key)
-  table.insert(repaired, 'key held a ' .. ktype .. '; replaced by a fresh hash')
-end
+replaceWrongType(key, 'hash', 'key', repaired)
 
 local storedKind = redis.call('HGET', key, 'kind')
 if op == 'take' and storedKind and storedKind ~= '' and storedKind ~= kindArg then

@@ -2,86 +2,61 @@
 -- atomically, using the Redis server clock (TIME), so instances never disagree.
 --
 -- KEYS[1] = cb_state:<name>      KEYS[2] = cb_log:<name> (the ledger stream; optional for old callers)
--- ARGV[1] = op: record | acquire | probe | force_open | force_close | reset | reconcile_open | touch
--- ARGV[2] = instance id          ARGV[3] = breaker name
--- ARGV[4] = config: "k=v;k=v" (see SharedBreakerScript.swift for the keys)
--- ARGV[5] = op argument: run-length outcomes for record ("S" success, "F" failure, "s"/"f" slow; "S12F1"),
---           "token" for acquire, "token:outcome:version" for probe (version = the stored version
---           when the lease was granted), expected version for reconcile_open
--- ARGV[6] = lease ms for acquire
--- ARGV[7] = cb_events:<name> (a channel, not a key, so it is not in KEYS)
--- ARGV[8] = actor (manual actions: who, e.g. alice@ops-1)   ARGV[9] = the operator's note
--- ARGV[10] = for ms (force_open / force_close: the override lapses after this, by server time; 0 = never)
+-- ARGV: the slots of ARG (BreakerScriptCall.Slot in the Swift schema), by name:
+--   op       record | acquire | probe | force_open | force_close | reset | reconcile_open | touch (OPS)
+--   instance the caller's instance id      name  the breaker name
+--   policy   "k=v;k=v", the keys and ranges of POLICY (PolicyKey); empty: the policy the daemons stored
+--   arg      run-length outcomes for record ("S" success, "F" failure, "s"/"f" slow; "S12F1"),
+--            the token for acquire, "token:outcome:version" for probe (version = the stored
+--            version when the lease was granted), the expected version for reconcile_open
+--   extra    lease ms for acquire          channel  cb_events:<name> (a channel, not a key)
+--   actor, note  manual actions: who (e.g. alice@ops-1) and why
+--   for_ms   force_open / force_close: the override lapses after this, by server time; 0 = never
 --
 -- Every stored number is an integer within +-2^53; anything else (1e20, 3.5, inf, abc) is
 -- repaired to a safe default, reported in `repaired` and saved. Each version bump publishes
--- exactly one event, encoded before anything is written.
+-- exactly one event, encoded before anything is written. The hash holds exactly STORED_FIELDS.
 --
--- Returns {state, version, opened_at_ms, open_timeout_ms, forced, now_ms, result, transitioned,
---          failed_recoveries, failure_count, half_open_attempts, half_open_successes, repaired, reason}
-local key, logKey, channel = KEYS[1], KEYS[2], ARGV[7]
-local op, by, name, rawConfig, arg, arg2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or '', ARGV[5] or '', ARGV[6]
-local actor, note = ARGV[8] or '', ARGV[9] or ''
+-- Returns the slots of REPLY (BreakerReply.Slot): state, version, opened_at_ms, open_timeout_ms,
+-- forced, now_ms, result, transitioned, failed_recoveries, failure_count, half_open_attempts,
+-- half_open_successes, repaired, reason.
+local key, logKey, channel = KEYS[1], KEYS[2], ARGV[ARG.channel]
+local op, by, name = ARGV[ARG.op], ARGV[ARG.instance], ARGV[ARG.name]
+local rawConfig, arg, arg2 = ARGV[ARG.policy] or '', ARGV[ARG.arg] or '', ARGV[ARG.extra]
+local actor, note = ARGV[ARG.actor] or '', ARGV[ARG.note] or ''
 local manual = (op == 'force_open' or op == 'force_close' or op == 'reset')
 local LEDGER_MAXLEN = 1000
-local TTL = 86400
-local MAX_INT = 9007199254740992 -- 2^53: the largest integer a Lua number (a double) holds exactly
+local TTL = TTL_MS / 1000
 -- A stored counter, version or time beyond 2^50 is garbage (35,000 years in ms): the margin
 -- to 2^53 keeps every sum exact.
 local MAX_STORED = 1125899906842624
-local YEAR_MS = 31536000000
 local MAX_FOR_MS = 10 * YEAR_MS     -- a timed override lasts at most ten years
-local MAX_LEASE_MS = 86400000       -- a probe lease lasts at most a day
+local MAX_LEASE_MS = DAY_MS         -- a probe lease lasts at most a day
 local MAX_LIST_BYTES = 65536        -- a stored list field (leases, contributors, window, buckets)
 local CLOCK_SKEW_MS = 60000         -- stored times further ahead than this are garbage
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
--- An integer within +-2^53 written in plain decimal digits, or nil.
-local function strictInt(raw)
-  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
-  local n = tonumber(raw)
-  if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
-  return n
-end
-
--- Arguments: the script is an API that other versions and tools call, so it checks them and
--- bounds its own work. A bad argument fails the call with a message naming it; nothing is written.
-local function argError(what, raw)
-  return redis.error_reply('ERR breaker.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
-end
-local KNOWN_OPS = {record = true, acquire = true, probe = true, force_open = true, force_close = true,
-                   reset = true, reconcile_open = true, touch = true}
-if not KNOWN_OPS[op] then return argError('unknown breaker op', op) end
-if type(by) ~= 'string' or by == '' or string.len(by) > 200 or string.find(by, '[:,#%s%c]') then
-  return argError('instance id must be 1-200 bytes without : , # spaces or control characters', by)
-end
+if not OPS[op] then return argError('unknown breaker op', op) end
+if not validInstance(by) then return argError(INSTANCE_ID_RULE, by) end
 if type(name) ~= 'string' or name == '' or string.len(name) > 128 then return argError('breaker name must be 1-128 bytes', name) end
 if string.len(rawConfig) > 4096 then return argError('policy string longer than 4096 bytes', string.len(rawConfig)) end
 if string.len(actor) > 256 then return argError('actor longer than 256 bytes', string.len(actor)) end
 if string.len(note) > 4096 then return argError('note longer than 4096 bytes', string.len(note)) end
 local forMs = 0
-if ARGV[10] ~= nil and ARGV[10] ~= '' then
-  forMs = strictInt(ARGV[10])
-  if forMs == nil or forMs < 0 or forMs > MAX_FOR_MS then return argError('override duration must be 0..' .. MAX_FOR_MS .. ' ms', ARGV[10]) end
+local rawFor = ARGV[ARG.for_ms]
+if rawFor ~= nil and rawFor ~= '' then
+  forMs = strictInt(rawFor)
+  if forMs == nil or forMs < 0 or forMs > MAX_FOR_MS then return argError('override duration must be 0..' .. MAX_FOR_MS .. ' ms', rawFor) end
 end
 
--- The policy, "k=v;k=v" (see SharedBreakerOptions.swift), each value within its documented range.
+-- The policy, "k=v;k=v", each value within its range in POLICY (PolicyKey in the Swift schema).
 -- Keys this version does not know are ignored (a newer caller may send more).
-local CONFIG_RANGES = {
-  base_ms = {0, YEAR_MS}, max_ms = {0, YEAR_MS}, mult = {1, 1000, true}, ho_max = {1, 1000},
-  ho_success = {1, 1000}, quorum = {1, 100}, min_open_ms = {0, YEAR_MS}, ho_max_wait_ms = {1, YEAR_MS},
-  threshold = {0, 10000}, fw_count = {1, 10000}, tw_ms = {1, YEAR_MS}, rate = {0, 100, true},
-  slow_rate = {0, 100, true}, min_calls = {1, 10000}, cw = {1, 1000},
-}
 local cfg = {}
 for k, v in string.gmatch(rawConfig, '([%w_]+)=([^;]*)') do
-  if k == 'mode' then
-    if v ~= 'enforce' and v ~= 'shadow' then return argError('policy mode must be enforce or shadow', v) end
-    cfg.mode = v
-  elseif CONFIG_RANGES[k] ~= nil then
-    local range = CONFIG_RANGES[k]
+  local range = POLICY[k]
+  if range ~= nil and range.words ~= nil then
+    if not range.words[v] then return argError('policy ' .. k .. ' must be one of the known words', v) end
+    cfg[k] = v
+  elseif range ~= nil then
     local n
     if range[3] then n = tonumber(v) else n = strictInt(v) end
     if n == nil or n ~= n or n < range[1] or n > range[2] then
@@ -117,24 +92,9 @@ end
 
 -- Load and repair -------------------------------------------------------------------------
 local repaired = {}
-local function keyType(k)
-  local kind = redis.call('TYPE', k)
-  if type(kind) == 'table' then kind = kind.ok end
-  return kind
-end
-local kind = keyType(key)
-if kind ~= 'hash' and kind ~= 'none' then
-  redis.call('DEL', key)
-  table.insert(repaired, 'key held a ' .. kind .. '; replaced by a fresh hash')
-end
+replaceWrongType(key, 'hash', 'key', repaired)
 local hasLedger = logKey ~= nil and logKey ~= ''
-if hasLedger then
-  local logKind = keyType(logKey)
-  if logKind ~= 'stream' and logKind ~= 'none' then
-    redis.call('DEL', logKey)
-    table.insert(repaired, 'ledger ' .. logKey .. ' held a ' .. logKind .. '; replaced by a fresh stream')
-  end
-end
+if hasLedger then replaceWrongType(logKey, 'stream', 'ledger ' .. logKey, repaired) end
 local h = {}
 local flat = redis.call('HGETALL', key)
 for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
@@ -269,14 +229,12 @@ if s.forced ~= '' and s.forced ~= 'open' and s.forced ~= 'closed' then
   table.insert(repaired, 'forced=' .. string.sub(s.forced, 1, 32) .. ' is invalid; cleared')
   s.forced = ''
 end
-s.circuit_opens = int('circuit_opens', 0, 0)
-s.successful_recoveries = int('successful_recoveries', 0, 0)
-s.total_successes = int('total_successes', 0, 0)
-s.total_failures = int('total_failures', 0, 0)
-s.time_in_open_ms = int('time_in_open_ms', 0, 0)
-s.failed_recoveries_total = int('failed_recoveries_total', 0, 0)
-s.last_failure_at_ms = timeField('last_failure_at_ms')
-s.last_transition_at_ms = timeField('last_transition_at_ms')
+-- The lifetime statistics: counters and times, loaded (and repaired) by their kind.
+for _, field in ipairs(STORED_FIELDS) do
+  if field[3] == 'statistics' then
+    if field[2] == 'time' then s[field[1]] = timeField(field[1]) else s[field[1]] = int(field[1], 0, 0) end
+  end
+end
 timeField('updated_at_ms') -- rewritten on every save; read only so garbage is repaired (and saved)
 s.forced_until_ms = int('forced_until_ms', 0, 0)
 s.forced_note = text('forced_note', 4096)
@@ -284,8 +242,6 @@ s.forced_actor = text('forced_actor', 256)
 s.mode = cfg.mode or h.mode or 'enforce'
 if s.mode ~= 'enforce' and s.mode ~= 'shadow' then s.mode = 'enforce' end
 s.half_open_at_ms = timeField('half_open_at_ms')
-s.total_calls = int('total_calls', 0, 0)
-s.slow_calls = int('slow_calls', 0, 0)
 -- A lease lasts at most a day: one further ahead is shortened to that (it cannot wedge half-open).
 s.leases = list('leases', '^([^:,%s%c]+):(%d+)$', function(token, expiry)
   local n = strictInt(expiry)
@@ -863,22 +819,15 @@ end
 if dirty then
   -- Keep the window-contributor list to instances still inside a window (bounded size).
   if quorum > 1 and usesWindows and s.window_contributors ~= '' then windowContributorCount() end
-  redis.call('HSET', key,
-    'state', s.state, 'version', s.version, 'opened_at_ms', s.opened_at_ms,
-    'open_timeout_ms', s.open_timeout_ms, 'failed_recoveries', s.failed_recoveries,
-    'failure_count', s.failure_count, 'half_open_attempts', s.half_open_attempts,
-    'half_open_successes', s.half_open_successes, 'forced', s.forced,
-    'updated_by', by, 'updated_at_ms', now,
-    'circuit_opens', s.circuit_opens, 'successful_recoveries', s.successful_recoveries,
-    'total_successes', s.total_successes, 'total_failures', s.total_failures,
-    'time_in_open_ms', s.time_in_open_ms, 'total_calls', s.total_calls, 'slow_calls', s.slow_calls,
-    'leases', s.leases, 'contributors', s.contributors, 'window_contributors', s.window_contributors,
-    'window', s.window, 'buckets', s.buckets,
-    'base_open_timeout_ms', base, 'backoff_multiplier', mult, 'max_open_timeout_ms', maxTimeout,
-    'half_open_at_ms', s.half_open_at_ms, 'last_reason', lastReason,
-    'failed_recoveries_total', s.failed_recoveries_total, 'last_failure_at_ms', s.last_failure_at_ms,
-    'last_transition_at_ms', s.last_transition_at_ms, 'forced_until_ms', s.forced_until_ms,
-    'forced_note', s.forced_note, 'forced_actor', s.forced_actor, 'mode', s.mode)
+  s.schema, s.updated_by, s.updated_at_ms, s.last_reason = SCHEMA, by, now, lastReason
+  s.base_open_timeout_ms, s.backoff_multiplier, s.max_open_timeout_ms = base, mult, maxTimeout
+  local fields = {}
+  for _, field in ipairs(STORED_FIELDS) do
+    local value = s[field[1]]
+    if value == nil then return redis.error_reply('ERR breaker.lua: stored field ' .. field[1] .. ' has no value') end
+    table.insert(fields, field[1]); table.insert(fields, value)
+  end
+  redis.call('HSET', key, unpack(fields))
   redis.call('EXPIRE', key, TTL)
 end
 -- The ledger: one entry per version, in the same atomic step as the change.
@@ -891,6 +840,11 @@ for _, payload in ipairs(events) do
   redis.call('PUBLISH', channel, payload)
 end
 
-return {s.state, s.version, s.opened_at_ms, s.open_timeout_ms, s.forced, now, result, transitioned,
-        s.failed_recoveries, s.failure_count, s.half_open_attempts, s.half_open_successes,
-        table.concat(repaired, '; '), lastReason}
+local reply = {}
+reply[REPLY.state], reply[REPLY.version], reply[REPLY.opened_at_ms] = s.state, s.version, s.opened_at_ms
+reply[REPLY.open_timeout_ms], reply[REPLY.forced], reply[REPLY.now_ms] = s.open_timeout_ms, s.forced, now
+reply[REPLY.result], reply[REPLY.transitioned] = result, transitioned
+reply[REPLY.failed_recoveries], reply[REPLY.failure_count] = s.failed_recoveries, s.failure_count
+reply[REPLY.half_open_attempts], reply[REPLY.half_open_successes] = s.half_open_attempts, s.half_open_successes
+reply[REPLY.repaired], reply[REPLY.reason] = table.concat(repaired, '; '), lastReason
+return reply

@@ -11,30 +11,15 @@
 -- a record with any other id is skipped and reported, never written twice.
 -- -> {written, skipped, cursor, repaired}
 local schedKey, streamKey = KEYS[1], KEYS[2]
-local TTL_MS = 86400000
 local MAX_ID_BYTES = 1024
 
-local function strictInt(raw)
-  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
-  return tonumber(raw)
-end
-local function argError(what, raw)
-  return redis.error_reply('ERR commit.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
-end
 local maxLen, instance, count = strictInt(ARGV[1]), ARGV[2], strictInt(ARGV[3])
 if maxLen == nil or maxLen < 1 or maxLen > 1000000000 then return argError('stream MAXLEN must be 1..1000000000', ARGV[1]) end
-if type(instance) ~= 'string' or instance == '' or string.len(instance) > 200 or string.find(instance, '[:,#%s%c]') then
-  return argError('instance id must be 1-200 bytes without : , # spaces or control characters', instance)
-end
+if not validInstance(instance) then return argError(INSTANCE_ID_RULE, instance) end
 if count == nil or count < 0 or count > 10000 then return argError('record count must be 0..10000', ARGV[3]) end
 
 local repaired = {}
-local ktype = redis.call('TYPE', schedKey)
-if type(ktype) == 'table' then ktype = ktype.ok end
-if ktype ~= 'hash' and ktype ~= 'none' then
-  redis.call('DEL', schedKey)
-  table.insert(repaired, 'key held a ' .. ktype .. '; replaced by a fresh hash')
-end
+replaceWrongType(schedKey, 'hash', 'key', repaired)
 
 local function orderKey(id)
   local tail = string.match(id, '_([%w]+)$') or id
@@ -80,8 +65,6 @@ if #records > 0 then newest = records[#records].id end
 if newest then redis.call('HSET', schedKey, 'cursor', newest) end
 redis.call('HSET', schedKey, 'cursor_updated_by', instance)
 -- Only ever lengthens the TTL, to at least a day past the schedule's furthest deadline.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local keep = TTL_MS
 for _, field in ipairs({'next_due_ms', 'paused_until_ms'}) do
   local v = strictInt(redis.call('HGET', schedKey, field) or '')

@@ -27,13 +27,13 @@ public struct BreakerName: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// The hash holding the shared state: `cb_state:<name>`.
-    public var stateKey: String { "cb_state:" + rawValue }
+    public var stateKey: String { BreakerKeys.state(rawValue) }
     /// The channel transitions are published on: `cb_events:<name>`.
-    public var eventsChannel: String { "cb_events:" + rawValue }
-    /// The ledger stream: every transition and manual action, `cb_log:<name>` (SPEC §10).
-    public var logKey: String { "cb_log:" + rawValue }
+    public var eventsChannel: String { BreakerKeys.events(rawValue) }
+    /// The ledger stream: every transition and manual action, `cb_log:<name>`.
+    public var logKey: String { BreakerKeys.log(rawValue) }
     /// The stream collected records go to: `collector:<name>`.
-    public var streamKey: String { "collector:" + rawValue }
+    public var streamKey: String { BreakerKeys.stream(rawValue) }
 
     public var description: String { rawValue }
 

@@ -39,7 +39,7 @@ public struct BreakerEvent: Sendable, Equatable, Codable {
 
     /// The event with its optional numbers dropped when they are outside what the store could
     /// hold (a time or timeout beyond 2^53 ms, a negative count): such a field is a forgery.
-    var bounded: BreakerEvent {
+    public var bounded: BreakerEvent {
         var copy = self
         let range = 0...StoredBreakerState.maximumInteger
         if let value = openedAtMilliseconds, !range.contains(value) { copy.openedAtMilliseconds = nil }

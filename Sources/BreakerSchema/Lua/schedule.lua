@@ -25,47 +25,13 @@
 -- the key alive for at least a day past its furthest deadline (next due, pause), so a long
 -- interval or pause never outlives the cursor and the pause it needs.
 local key, groupKey, op, instance = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
-local TTL_MS = 86400000
-local MAX_INT = 9007199254740992
-local YEAR_MS = 31536000000
-
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
-local function strictInt(raw)
-  if type(raw) ~= 'string' or string.len(raw) > 17 or not string.match(raw, '^%-?%d+$') then return nil end
-  local n = tonumber(raw)
-  if n == nil or n > MAX_INT or n < -MAX_INT then return nil end
-  return n
-end
-local function argError(what, raw)
-  return redis.error_reply('ERR schedule.lua: ' .. what .. ' (got ' .. string.sub(tostring(raw), 1, 64) .. ')')
-end
--- An integer argument within min..max; `default` when absent or empty.
-local function intArg(raw, min, max, default, what)
-  if raw == nil or raw == '' then return default end
-  local n = strictInt(raw)
-  if n == nil or n < min or n > max then return nil, argError(what .. ' must be an integer in ' .. min .. '..' .. max, raw) end
-  return n
-end
 
 if op ~= 'claim' and op ~= 'pause' and op ~= 'finish' then return argError('unknown op', op) end
-if type(instance) ~= 'string' or instance == '' or string.len(instance) > 200 or string.find(instance, '[:,#%s%c]') then
-  return argError('instance id must be 1-200 bytes without : , # spaces or control characters', instance)
-end
+if not validInstance(instance) then return argError(INSTANCE_ID_RULE, instance) end
 
 local repaired = {}
-local function keyType(k)
-  local kind = redis.call('TYPE', k)
-  if type(kind) == 'table' then kind = kind.ok end
-  return kind
-end
 for _, k in ipairs({key, groupKey}) do
-  local kind = keyType(k)
-  if kind ~= 'hash' and kind ~= 'none' then
-    redis.call('DEL', k)
-    table.insert(repaired, (k == key and 'key' or ('group key ' .. k)) .. ' held a ' .. kind .. '; replaced by a fresh hash')
-  end
+  replaceWrongType(k, 'hash', k == key and 'key' or ('group key ' .. k), repaired)
 end
 
 -- A stored deadline, or nil when absent; garbage is dropped (and reported).
