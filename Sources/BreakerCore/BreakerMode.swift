@@ -1,4 +1,4 @@
-/// Whether a breaker enforces its decisions (SPEC §10, `breaker.mode`).
+/// Whether a breaker enforces its decisions (`breaker.mode`; see docs/semantics.md#shadow-mode).
 ///
 /// Defined here, with no I/O, so the config module and the shared breaker use one type.
 public enum BreakerMode: String, Sendable, Codable, CaseIterable {

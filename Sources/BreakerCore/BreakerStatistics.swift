@@ -1,6 +1,6 @@
 /// Lifetime counters of one breaker; kept across ``BreakerMachine/reset(at:)``.
 ///
-/// Encoded with the SPEC §3 snake_case names.
+/// Encoded with the snake_case names of the stored fields (docs/protocol.md#statistics-lifetime-fleet-wide).
 public struct BreakerStatistics: Sendable, Equatable, Codable {
     /// Entries into open (trips, failed recoveries and forced opens).
     public var circuitOpens: Int = 0

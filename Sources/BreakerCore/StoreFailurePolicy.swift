@@ -1,4 +1,4 @@
-/// What a shared breaker does while its store (Redis) is unreachable (SPEC.md §4).
+/// What a shared breaker does while its store (Redis) is unreachable (see docs/semantics.md#when-redis-is-unreachable).
 ///
 /// Defined here, with no I/O, so the config module and the shared breaker use one type.
 public enum StoreFailurePolicy: String, Sendable, Codable, CaseIterable {

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The collectors' API keys, re-read on `SIGHUP` without a restart (SPEC §8).
+/// The collectors' API keys, re-read on `SIGHUP` without a restart.
 ///
 /// Keys come from `api_key_env` (the process environment, overlaid by an env file given to
 /// `breakwater run --env-file`) or `api_key_file`. A reload that fails for a collector keeps

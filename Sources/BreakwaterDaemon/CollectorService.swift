@@ -8,7 +8,8 @@ import Metrics
 import ServiceLifecycle
 import SharedBreaker
 
-/// Polls one upstream source, coordinated with every other instance running it (SPEC §8).
+/// Polls one upstream source, coordinated with every other instance running it
+/// (see docs/semantics.md#fleet-polling).
 ///
 /// `schedule: fleet` claims each slot in `cb_sched:<name>`, so the fleet polls once per
 /// interval whatever the replica count; `per_instance` polls on this instance's own interval.

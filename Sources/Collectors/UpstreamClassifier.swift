@@ -1,7 +1,7 @@
 import Foundation
 import SafeNumbers
 
-/// Maps a transport result to a breaker verdict (SPEC §4). Pure: time is an argument.
+/// Maps a transport result to a breaker verdict (docs/semantics.md#what-counts-as-a-failure). Pure: time is an argument.
 ///
 /// | result | verdict |
 /// |---|---|

@@ -2,7 +2,7 @@ import ArgumentParser
 import BreakwaterConfig
 import Foundation
 
-/// The `breakwater` command: the collector daemon and operator tools (SPEC.md §2).
+/// The `breakwater` command: the collector daemon and operator tools.
 ///
 /// Exit codes: 0 ok, 1 runtime failure (one-line reason), 2 usage or config error.
 @main
@@ -41,7 +41,7 @@ struct Breakwater: AsyncParsableCommand {
     }
 }
 
-/// `--redis-url` is global (SPEC.md §2): `breakwater --redis-url URL status` means
+/// `--redis-url` is a global option: `breakwater --redis-url URL status` means
 /// `breakwater status --redis-url URL`. Moves it (either `--redis-url URL` or
 /// `--redis-url=URL`) from before the subcommand to after it.
 func globalOptionsMovedAfterSubcommand(_ arguments: [String]) -> [String] {

@@ -1,5 +1,6 @@
 // Fuzz entry points compiled into the Collectors module (see scripts/fuzz).
-// Each is reached from a one-line LLVMFuzzerTestOneInput stub in Fuzz/entry/.
+// Each is reached from a one-line LLVMFuzzerTestOneInput stub that scripts/fuzz generates
+// (.build/fuzz/gen/entry-<target>.swift).
 import Foundation
 
 /// A fixed "now" so a crash reproduces whatever the wall clock says (2025-11-24T16:00:00Z).
