@@ -99,7 +99,8 @@ class Fleet:
         tio = b["_closed_open_ms"]
         if b["state"] == "open" and b["opened_at_ms"]:
             tio += max(0, t - b["opened_at_ms"])
-        v["time_in_open_ms"] = tio
+        v["time_in_open_ms"] = b["_closed_open_ms"]
+        v["time_in_open_ms_now"] = tio
         if b["state"] == "open" and b["forced"] != "open":
             v["open_until_ms"] = b["opened_at_ms"] + b["open_timeout_ms"]
         else:

@@ -19,6 +19,24 @@ public struct BreakerEvent: Sendable, Equatable, Codable {
     public var forced: String?
     public var failedRecoveries: Int?
 
+    /// Creates an event (the script publishes them; tools and tests build them too).
+    public init(
+        name: String, from: String, to: String, version: Int, by: String, atMilliseconds: Int64, reason: String,
+        openedAtMilliseconds: Int64? = nil, openTimeoutMilliseconds: Int64? = nil, forced: String? = nil, failedRecoveries: Int? = nil
+    ) {
+        self.name = name
+        self.from = from
+        self.to = to
+        self.version = version
+        self.by = by
+        self.atMilliseconds = atMilliseconds
+        self.reason = reason
+        self.openedAtMilliseconds = openedAtMilliseconds
+        self.openTimeoutMilliseconds = openTimeoutMilliseconds
+        self.forced = forced
+        self.failedRecoveries = failedRecoveries
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, from, to, version, by, reason, forced
         case atMilliseconds = "at_ms"

@@ -1,3 +1,5 @@
+import Collectors
+import BreakerCore
 import BreakwaterConfig
 import Foundation
 import Testing
