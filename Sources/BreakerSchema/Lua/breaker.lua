@@ -193,10 +193,22 @@ local function storedTime(raw) local n = strictInt(raw); return n ~= nil and n >
 
 -- Callers without a policy (the CLI's manual actions) use the one the daemons stored.
 -- Timeouts are whole milliseconds, at least 1 (a 0 ms timeout would half-open at once).
-local base = math.max(1, math.floor(cfg.base_ms or int('base_open_timeout_ms', 300000, 1, YEAR_MS)))
-local mult = cfg.mult or (string.len(h.backoff_multiplier or '') <= 32 and tonumber(h.backoff_multiplier)) or 1.5
-if type(mult) ~= 'number' or mult ~= mult or mult < 1 or mult > 1000 then mult = 1.5 end
-local maxTimeout = math.max(base, math.floor(cfg.max_ms or int('max_open_timeout_ms', 3600000, 1, YEAR_MS)))
+-- The stored policy is checked (and repaired) even when the caller sends its own, so garbage
+-- in it never outlives a write.
+local storedBase = int('base_open_timeout_ms', 300000, 1, YEAR_MS)
+local storedMax = int('max_open_timeout_ms', 3600000, 1, YEAR_MS)
+local storedMult = 1.5
+if h.backoff_multiplier ~= nil and h.backoff_multiplier ~= '' then
+  local n = string.len(h.backoff_multiplier) <= 32 and tonumber(h.backoff_multiplier)
+  if type(n) == 'number' and n == n and n >= 1 and n <= 1000 then
+    storedMult = n
+  else
+    table.insert(repaired, 'backoff_multiplier=' .. string.sub(h.backoff_multiplier, 1, 32) .. ' is invalid; reset to 1.5')
+  end
+end
+local base = math.max(1, math.floor(cfg.base_ms or storedBase))
+local mult = cfg.mult or storedMult
+local maxTimeout = math.max(base, math.floor(cfg.max_ms or storedMax))
 
 local s = {}
 s.state = h.state or 'closed'
