@@ -135,7 +135,7 @@ let package = Package(
         // Micro-benchmarks that print figures (not tests).
         .executableTarget(
             name: "breakwater-bench",
-            dependencies: ["RedisClient", "BreakerCore", "BreakerSchema", "SharedBreaker", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["RedisClient", "BreakerCore", "BreakerSchema", "SharedBreaker", "SafeNumbers", .product(name: "Logging", package: "swift-log")]
         ),
         // README's "Using the library" example: compiled with everything, run by a test.
         .executableTarget(

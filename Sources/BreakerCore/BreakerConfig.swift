@@ -108,6 +108,8 @@ public struct BreakerConfig: Sendable, Equatable {
     public static let maximumCount = 10_000
     /// The largest `half_open_max_calls` and `half_open_success_threshold`.
     public static let maximumProbes = 1_000
+    /// The largest backoff multiplier (the shared store refuses larger ones).
+    public static let maximumBackoffMultiplier = 1_000.0
     /// The longest timeout, window or wait: a year.
     public static let maximumDuration: Duration = .seconds(31_536_000)
 
@@ -145,6 +147,8 @@ public struct BreakerConfig: Sendable, Equatable {
         }
         if !(backoffMultiplier >= 1) || !backoffMultiplier.isFinite {
             add("backoff_multiplier", "must be a finite number >= 1, got \(backoffMultiplier)")
+        } else if backoffMultiplier > Self.maximumBackoffMultiplier {
+            add("backoff_multiplier", "must be <= \(Int(Self.maximumBackoffMultiplier)), got \(backoffMultiplier)")
         }
         if maxOpenTimeout < .milliseconds(1) {
             add("max_open_timeout_seconds", "must be >= 0.001 (1 ms), got \(seconds(maxOpenTimeout))")

@@ -32,22 +32,31 @@ public enum PolicyKey: String, CaseIterable, Sendable {
     }
 
     /// A year in milliseconds: the longest duration a policy holds.
-    public static let yearMilliseconds: Int64 = 31_536_000_000
+    public static let yearMilliseconds: Int64 = BreakerConfig.maximumDuration.millisecondsClamped
 
     /// The values the script accepts.
     public var range: Range {
         switch self {
         case .baseOpenTimeout, .maxOpenTimeout, .minimumOpen: .integer(0...Self.yearMilliseconds)
         case .halfOpenMaxWait, .timeWindow: .integer(1...Self.yearMilliseconds)
-        case .backoffMultiplier: .number(1...1000)
-        case .halfOpenMaxCalls, .halfOpenSuccesses, .countWindow: .integer(1...1000)
-        case .tripQuorum: .integer(1...100)
-        case .consecutiveFailures: .integer(0...10_000)
-        case .windowFailures, .minimumCalls: .integer(1...10_000)
+        case .backoffMultiplier: .number(1...BreakerConfig.maximumBackoffMultiplier)
+        case .halfOpenMaxCalls, .halfOpenSuccesses: .integer(1...Int64(BreakerConfig.maximumProbes))
+        case .countWindow: .integer(1...Int64(SharedBreakerLimits.maximumCountWindow))
+        case .tripQuorum: .integer(1...Int64(SharedBreakerLimits.maximumTripQuorum))
+        case .consecutiveFailures: .integer(0...Int64(BreakerConfig.maximumCount))
+        case .windowFailures, .minimumCalls: .integer(1...Int64(BreakerConfig.maximumCount))
         case .failureRate, .slowCallRate: .number(0...100)
         case .mode: .words(BreakerMode.allCases.map(\.rawValue))
         }
     }
+}
+
+/// What the shared store supports beyond the breaker policy's own limits (``BreakerConfig``).
+public enum SharedBreakerLimits {
+    /// The most distinct instances a trip can require.
+    public static let maximumTripQuorum = 100
+    /// The most calls a shared count window holds (the window is stored in the hash).
+    public static let maximumCountWindow = 1_000
 }
 
 /// Builds the policy string from the breaker policy.

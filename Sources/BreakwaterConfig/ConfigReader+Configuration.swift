@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerSchema
 import Collectors
 import BreakerCore
@@ -299,13 +300,13 @@ extension ConfigReader {
                          integer(f["half_open_success_threshold"], at: p("half_open_success_threshold"), min: 1, ceiling: BreakerConfig.maximumProbes)) {
             settings.halfOpenSuccessThreshold = v
         }
-        if let v = number(f["backoff_multiplier"], at: p("backoff_multiplier"), min: 1, minExclusive: false, max: 1000) {
+        if let v = number(f["backoff_multiplier"], at: p("backoff_multiplier"), min: 1, minExclusive: false, max: BreakerConfig.maximumBackoffMultiplier) {
             settings.backoffMultiplier = v
         }
         if let v = track("max_open_timeout_seconds", breakerSeconds(f["max_open_timeout_seconds"], at: p("max_open_timeout_seconds"))) {
             settings.maxOpenTimeout = v
         }
-        if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1, ceiling: 100) { settings.tripQuorum = v }
+        if let v = integer(f["trip_quorum"], at: p("trip_quorum"), min: 1, ceiling: SharedBreakerLimits.maximumTripQuorum) { settings.tripQuorum = v }
         if let v = choice(f["on_store_failure"], at: p("on_store_failure"), as: StoreFailurePolicy.self, what: "policy") {
             settings.onStoreFailure = v
         }
@@ -341,7 +342,7 @@ extension ConfigReader {
         let failurePercent = number(f["failure_rate_percent"], at: p("failure_rate_percent"), min: 0, minExclusive: true, max: 100)
         let slowPercent = number(f["slow_call_rate_percent"], at: p("slow_call_rate_percent"), min: 0, minExclusive: true, max: 100)
         let slowCall = seconds(f["slow_call_seconds"], at: p("slow_call_seconds"))
-        let windowCalls = integer(f["rate_window_calls"], at: p("rate_window_calls"), min: 1, ceiling: 1000)
+        let windowCalls = integer(f["rate_window_calls"], at: p("rate_window_calls"), min: 1, ceiling: SharedBreakerLimits.maximumCountWindow)
         let windowTime = seconds(f["rate_window_seconds"], at: p("rate_window_seconds"))
         let minimumCalls = integer(f["minimum_calls"], at: p("minimum_calls"), min: 1, ceiling: BreakerConfig.maximumCount)
         let usesRate = f["failure_rate_percent"] != nil || f["slow_call_rate_percent"] != nil
@@ -382,7 +383,6 @@ extension ConfigReader {
 
     /// `300` or `0.5`: a duration as seconds, for messages.
     static func secondsText(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        return format(Double(seconds) + Double(attoseconds) / 1e18)
+        format(duration.secondsValue)
     }
 }

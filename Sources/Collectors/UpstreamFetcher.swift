@@ -1,3 +1,4 @@
+import SafeNumbers
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
@@ -121,8 +122,7 @@ public struct UpstreamFetcher: Sendable {
             httpRequest.headers.add(name: name, value: value)
         }
         do {
-            let (seconds, attoseconds) = timeout.components
-            let nanos = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            let nanos = timeout.nanosecondsClamped
             let response = try await client.execute(httpRequest, timeout: .nanoseconds(max(1, nanos)), logger: logger)
             var headers: [String: String] = [:]
             for header in response.headers {

@@ -75,6 +75,13 @@ extension Duration {
     @inlinable
     public var nanosecondsClamped: Int64 { Self.saturating(attoseconds / 1_000_000_000) }
 
+    /// The duration in seconds as a `Double` (for rates and figures; never for stored values).
+    @inlinable
+    public var secondsValue: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
     /// The duration in whole milliseconds (rounded toward zero), saturating at the `Int64` range.
     @inlinable
     public var millisecondsClamped: Int64 { Self.saturating(attoseconds / 1_000_000_000_000_000) }

@@ -21,7 +21,7 @@ extension SharedBreaker {
             throw error
         }
         let receivedAt = clock.now()
-        metrics.redisRoundTrip.recordNanoseconds((receivedAt - sentAt).wholeNanoseconds)
+        metrics.redisRoundTrip.recordNanoseconds((receivedAt - sentAt).nanosecondsClamped)
         let reply = try BreakerReply(value)
         if !reply.repairs.isEmpty {
             logger.warning("repaired corrupted breaker state", metadata: ["key": "\(name.stateKey)", "repairs": "\(reply.repairs)"])

@@ -478,8 +478,3 @@ extension SharedBreaker {
     static let maximumRunsPerCall = 1_024
 }
 
-extension Duration {
-    var wholeNanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-}

@@ -43,8 +43,8 @@ public struct SharedBreakerOptions: Sendable, Equatable {
         } catch {
             problems = error.problems
         }
-        if tripQuorum < 1 || tripQuorum > 100 {
-            problems.append(.init(field: "trip_quorum", reason: "must be between 1 and 100, got \(tripQuorum)"))
+        if tripQuorum < 1 || tripQuorum > SharedBreakerLimits.maximumTripQuorum {
+            problems.append(.init(field: "trip_quorum", reason: "must be between 1 and \(SharedBreakerLimits.maximumTripQuorum), got \(tripQuorum)"))
         }
         if probeLease <= .zero || probeLease > Self.maximumProbeLease {
             problems.append(.init(field: "probe_lease", reason: "must be > 0 and at most a day"))
@@ -57,8 +57,8 @@ public struct SharedBreakerOptions: Sendable, Equatable {
         if countWindows.count > 1 {
             problems.append(.init(field: "trip_policies", reason: "a shared breaker supports one count-window length across policies, got \(countWindows.count)"))
         }
-        if let size = countWindows.first, size > 1000 {
-            problems.append(.init(field: "trip_policies", reason: "a shared count window holds at most 1000 calls, got \(size)"))
+        if let size = countWindows.first, size > SharedBreakerLimits.maximumCountWindow {
+            problems.append(.init(field: "trip_policies", reason: "a shared count window holds at most \(SharedBreakerLimits.maximumCountWindow) calls, got \(size)"))
         }
         if !problems.isEmpty { throw BreakerConfigError(problems: problems) }
     }

@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerSchema
 import BreakerCore
 import Foundation
@@ -240,7 +241,7 @@ enum LibraryBench {
     }
 
     private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.secondsValue
     }
 }
 

@@ -1,3 +1,4 @@
+import SafeNumbers
 import Foundation
 import RedisClient
 
@@ -64,7 +65,7 @@ enum RedisBench {
     }
 
     private static func rate(_ operations: Int, _ duration: Duration) -> Double {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.secondsValue
         return Double(operations) / seconds
     }
 

@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerSchema
 import BreakerCore
 import Foundation
@@ -98,6 +99,6 @@ enum SharedBench {
     }
 
     private static func nanoseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
+        duration.secondsValue * 1e9
     }
 }

@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerSchema
 import BreakerCore
 import SharedBreaker
@@ -31,13 +32,13 @@ struct ModelCheckPolicy: CustomStringConvertible {
     }
 
     /// Base open timeout in ms.
-    var baseMilliseconds: Int64 { config.openTimeout.components.seconds * 1000 }
+    var baseMilliseconds: Int64 { config.openTimeout.millisecondsClamped }
 
     var description: String {
         let c = config
         return "threshold=\(c.failureThreshold) base_ms=\(baseMilliseconds) mult=\(c.backoffMultiplier) "
             + "ho_max=\(c.halfOpenMaxCalls) ho_success=\(c.halfOpenSuccessThreshold) "
-            + "min_open_ms=\(c.minimumOpenDuration.components.seconds * 1000) "
-            + "ho_max_wait_ms=\(c.halfOpenMaxWait.map { "\($0.components.seconds * 1000)" } ?? "-")"
+            + "min_open_ms=\(c.minimumOpenDuration.millisecondsClamped) "
+            + "ho_max_wait_ms=\(c.halfOpenMaxWait.map { "\($0.millisecondsClamped)" } ?? "-")"
     }
 }

@@ -1,3 +1,4 @@
+import SafeNumbers
 import BreakerCore
 
 /// The reference model of one shared breaker: BreakerCore's pure ``BreakerMachine`` driven in
@@ -152,7 +153,7 @@ struct ReferenceBreaker {
             "state": machine.state.rawValue,
             "version": "\(machine.version)",
             "failure_count": "\(machine.failureCount)",
-            "open_timeout_ms": "\(machine.openTimeout.components.seconds * 1000 + machine.openTimeout.components.attoseconds / 1_000_000_000_000_000)",
+            "open_timeout_ms": "\(machine.openTimeout.millisecondsClamped)",
             "failed_recoveries": "\(machine.failedRecoveries)",
             "half_open_attempts": "\(machine.halfOpenAttempts)",
             "half_open_successes": "\(machine.halfOpenSuccesses)",

@@ -13,6 +13,7 @@
 //
 // One line per seed; on a divergence the seed's recent steps and a replay command. Exit 0 when
 // every seed matched, 1 on a divergence, 2 on a usage or Redis error.
+import SafeNumbers
 import Foundation
 import Logging
 import RedisClient
@@ -70,7 +71,7 @@ if arguments.contains("--fuzz-state") {
         fflush(nil)
     }
     let seconds = ContinuousClock.now - begun
-    print("fuzz-state: seeds=\(ran) steps=\(steps) violations=\(failed) seconds=\(String(format: "%.1f", Double(seconds.components.seconds)))")
+    print("fuzz-state: seeds=\(ran) steps=\(steps) violations=\(failed) seconds=\(String(format: "%.1f", seconds.secondsValue))")
     await pool.shutdown()
     exit(failed > 0 ? 1 : 0)
 }
@@ -113,7 +114,7 @@ let results: [Result<SeedRun.Outcome, any Error>] = await withTaskGroup(of: (Int
 let diverged = results.filter { if case .success(let o) = $0 { return o.divergence != nil } else { return false } }.count
 let errors = results.filter { if case .failure = $0 { return true } else { return false } }.count
 let elapsed = ContinuousClock.now - started
-print("modelcheck: seeds=\(seeds.count) steps=\(steps) diverged=\(diverged) errors=\(errors) seconds=\(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))")
+print("modelcheck: seeds=\(seeds.count) steps=\(steps) diverged=\(diverged) errors=\(errors) seconds=\(String(format: "%.1f", elapsed.secondsValue))")
 for pool in instances { await pool.shutdown() }
 await admin.shutdown()
 exit(diverged > 0 ? 1 : errors > 0 ? 2 : 0)

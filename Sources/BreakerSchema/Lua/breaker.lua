@@ -195,6 +195,8 @@ local function storedTime(raw) local n = strictInt(raw); return n ~= nil and n >
 -- Timeouts are whole milliseconds, at least 1 (a 0 ms timeout would half-open at once).
 -- The stored policy is checked (and repaired) even when the caller sends its own, so garbage
 -- in it never outlives a write.
+-- The layout marker: garbage in it is repaired (every save writes this script's SCHEMA).
+int('schema', SCHEMA, 0)
 local storedBase = int('base_open_timeout_ms', 300000, 1, YEAR_MS)
 local storedMax = int('max_open_timeout_ms', 3600000, 1, YEAR_MS)
 local storedMult = 1.5
