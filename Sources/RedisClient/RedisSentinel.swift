@@ -260,7 +260,7 @@ final class SentinelMonitor: Sendable {
                     return
                 case .connect(let target):
                     if case .endpoint(let index) = target { sentinelIndex = index }
-                    do {
+                    do throws(RedisError) {
                         link = try connectToSentinel(settings.sentinels[sentinelIndex])
                         pending = machine.connectSucceeded(now: .now) + pending
                     } catch {
@@ -269,7 +269,7 @@ final class SentinelMonitor: Sendable {
                 case .verifyMaster:
                     // A switch may have happened while we were not subscribed.
                     let sentinel = settings.sentinels[sentinelIndex]
-                    do {
+                    do throws(RedisError) {
                         guard let current = link else { throw RedisError(.connectionLost, "no link to sentinel \(sentinel)") }
                         if let known = currentMaster {
                             let named = try queryMaster(on: current, sentinel: sentinel)
@@ -279,7 +279,7 @@ final class SentinelMonitor: Sendable {
                         pending = machine.connectFailed(error, now: .now)
                     }
                 case .resubscribe(let channels, _):
-                    do {
+                    do throws(RedisError) {
                         guard let current = link else { throw RedisError(.connectionLost, "no link to the sentinel") }
                         try current.append(RedisCommand("SUBSCRIBE", channels))
                         try current.flush()
@@ -290,7 +290,7 @@ final class SentinelMonitor: Sendable {
                 case .waitFor(let delay):
                     if waitReadable(nil, wake: wake, timeout: delay).woken { wake.drain() }
                 case .ping:
-                    do {
+                    do throws(RedisError) {
                         try link?.append(RedisCommand("PING"))
                         try link?.flush()
                     } catch {
@@ -298,7 +298,7 @@ final class SentinelMonitor: Sendable {
                     }
                 case .awaitTraffic(let timeout):
                     guard let current = link else { break }
-                    do {
+                    do throws(RedisError) {
                         while let reply = try current.bufferedReply() {
                             machine.received(now: .now)
                             handle(reply, from: sentinelIndex)

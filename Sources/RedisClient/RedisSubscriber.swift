@@ -153,15 +153,19 @@ public final class RedisSubscriber: Sendable {
                     sink.finish()
                     return
                 case .connect:
-                    do {
-                        link = try sentinel?.connectToMaster().link ?? RedisConnection.open(configuration)
+                    do throws(RedisError) {
+                        if let sentinel {
+                            link = try sentinel.connectToMaster().link
+                        } else {
+                            link = try RedisConnection.open(configuration)
+                        }
                         pending = control.withLock { $0.machine.connectSucceeded(now: .now) } + pending
                     } catch {
                         pending = control.withLock { $0.machine.connectFailed(error, now: .now) }
                     }
                 case .resubscribe(let channels, let patterns):
                     // Queued requests are re-sent after this (from the outbox) and confirmed as usual.
-                    do {
+                    do throws(RedisError) {
                         guard let current = link else { throw RedisError(.connectionLost, "no link to \(configuration.endpoint)") }
                         if !channels.isEmpty { try current.append(RedisCommand("SUBSCRIBE", channels)) }
                         if !patterns.isEmpty { try current.append(RedisCommand("PSUBSCRIBE", patterns)) }
@@ -174,7 +178,7 @@ public final class RedisSubscriber: Sendable {
                     // Woken early by close(), a master change or a request; the machine then says what is next.
                     if waitReadable(nil, wake: wake, timeout: delay).woken { wake.drain() }
                 case .ping:
-                    do {
+                    do throws(RedisError) {
                         try link?.append(RedisCommand("PING"))
                         try link?.flush()
                     } catch {
@@ -182,7 +186,7 @@ public final class RedisSubscriber: Sendable {
                     }
                 case .awaitTraffic(let timeout):
                     guard let current = link else { break }
-                    do {
+                    do throws(RedisError) {
                         try exchange(on: current, timeout: timeout)
                     } catch {
                         pending = control.withLock { $0.machine.dropped(error, now: .now) }
