@@ -16,9 +16,12 @@ import Synchronization
 /// resolved master (safe: a replica applied nothing); a `pipeline` is not (earlier commands of
 /// the batch may have been applied), its results are returned as they are.
 ///
-/// `@unchecked Sendable` is justified because all mutable state (`link`, `failures`,
-/// `nextAttempt`, `linkEpoch`, `linkEndpoint`) is read and written only from `queue`, which
-/// is serial; the remaining stored properties are immutable and `Sendable`.
+/// The reconnect decisions (backoff, fail fast while backing off, following the master) are
+/// ``RedisLinkStateMachine``'s; this class performs them.
+///
+/// `@unchecked Sendable` is justified because all mutable state (`link`, `machine`,
+/// `linkEndpoint`) is read and written only from `queue`, which is serial; the remaining
+/// stored properties are immutable and `Sendable`.
 public final class RedisConnection: @unchecked Sendable {
     private let configuration: RedisConfiguration
     private let queue: DispatchQueue
@@ -32,11 +35,7 @@ public final class RedisConnection: @unchecked Sendable {
 
     // Queue-confined state.
     private var link: HiredisConnection?
-    private var failures = 0
-    private var nextAttempt: ContinuousClock.Instant?
-    private var lastError: RedisError?
-    private var isShutDown = false
-    private var linkEpoch = 0
+    private var machine: RedisLinkStateMachine
     private var linkEndpoint: RedisConfiguration.Endpoint?
 
     /// Called on the connection's queue whenever the link goes up (`true`) or down (`false`).
@@ -50,6 +49,7 @@ public final class RedisConnection: @unchecked Sendable {
         self.logger = logger
         self.scripts = scripts
         self.onLinkChange = onLinkChange
+        self.machine = RedisLinkStateMachine(policy: .dataLink(configuration), peer: configuration.target)
     }
 
     /// Creates a standalone connection (no pool).
@@ -138,7 +138,7 @@ public final class RedisConnection: @unchecked Sendable {
     public func shutdown() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                self.isShutDown = true
+                _ = self.machine.closeRequested()
                 self.link = nil
                 if self.ownsSentinel { self.sentinel?.stop() }
                 continuation.resume()
@@ -189,11 +189,8 @@ public final class RedisConnection: @unchecked Sendable {
                 dropAfterReadOnly()
                 return .failure(error)
             }
-            if error.breaksConnection, link != nil {
-                link = nil
-                lastError = error
-                logger.debug("redis link dropped", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)", "error": "\(error)"])
-                onLinkChange(false, error)
+            if error.breaksConnection {
+                apply(machine.dropped(error, now: .now))
             }
             return .failure(error)
         }
@@ -202,58 +199,67 @@ public final class RedisConnection: @unchecked Sendable {
     /// A `READONLY` reply: this link no longer reaches the master; every link of the pool
     /// is stale too, so the monitor's epoch advances.
     private func dropAfterReadOnly() {
-        guard link != nil else { return }
-        link = nil
-        logger.info("redis READONLY reply: resolving the master again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)"])
-        sentinel?.noteReadOnly(from: linkEndpoint)
+        apply(machine.masterRefusedWrite())
     }
 
+    /// The link for the next command: the current one, or a new one (Sentinel: the master
+    /// resolved again), or the machine's refusal (shut down, backing off).
     private func establishedLink() throws(RedisError) -> HiredisConnection {
-        let epoch = sentinel?.epoch ?? 0
-        if let link {
-            if epoch == linkEpoch { return link }
-            // The master changed (or may have): resolve again now.
-            self.link = nil
-            logger.debug("redis link dropped: the master is resolved again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? "?")"])
-        }
-        if isShutDown { throw RedisError(.closed, "the connection was shut down") }
-        let now = ContinuousClock.now
-        // A new epoch (a failover was announced) skips the remaining backoff.
-        if let nextAttempt, now < nextAttempt, let lastError, epoch == linkEpoch {
-            let wait = nextAttempt - now
-            throw RedisError(.unavailable, "redis at \(configuration.target) is unreachable; next reconnect in \(wait.millisecondsClamped) ms (last error: \(lastError.message))")
-        }
-        linkEpoch = epoch
-        do {
-            let fresh: HiredisConnection
-            if let sentinel {
-                (fresh, linkEndpoint) = try sentinel.connectToMaster()
-            } else {
-                fresh = try Self.open(configuration)
-                linkEndpoint = configuration.endpoint
+        var pending = machine.linkNeeded(now: .now, epoch: sentinel?.epoch ?? 0)
+        while !pending.isEmpty {
+            let action = pending.removeFirst()
+            switch action {
+            case .useLink:
+                if let link { return link }
+                // Unreachable (the machine says up only with a link); treat as a broken link.
+                throw RedisError(.connectionLost, "no link to \(configuration.target)")
+            case .fail(let error):
+                throw error
+            case .connect:
+                do {
+                    let fresh: HiredisConnection
+                    if let sentinel {
+                        (fresh, linkEndpoint) = try sentinel.connectToMaster()
+                    } else {
+                        fresh = try Self.open(configuration)
+                        linkEndpoint = configuration.endpoint
+                    }
+                    link = fresh
+                    apply(machine.connectSucceeded(now: .now))
+                    return fresh
+                } catch {
+                    apply(machine.connectFailed(error, now: .now))
+                    throw error
+                }
+            default:
+                apply([action])
             }
-            link = fresh
-            failures = 0
-            nextAttempt = nil
-            lastError = nil
-            onLinkChange(true, nil)
-            return fresh
-        } catch {
-            failures += 1
-            let delay = Self.reconnectDelay(failures: failures, configuration: configuration)
-            nextAttempt = now + delay
-            lastError = error
-            onLinkChange(false, error)
-            throw error
         }
+        throw RedisError(.connectionLost, "no link to \(configuration.target)")
     }
 
-    /// The delay before reconnect attempt number `failures + 1`: initial × 2^(failures−1), capped.
-    static func reconnectDelay(failures: Int, configuration: RedisConfiguration) -> Duration {
-        guard failures > 0 else { return .zero }
-        let factor = 1 << min(failures - 1, 20)
-        let delay = configuration.initialReconnectDelay * factor
-        return min(delay, configuration.maximumReconnectDelay)
+    /// Performs the machine's actions that need no caller (closing, reporting).
+    private func apply(_ actions: [RedisLinkStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .closeConnection:
+                link = nil
+            case .report(.connected):
+                onLinkChange(true, nil)
+            case .report(.connectFailed(let error, _)):
+                onLinkChange(false, error)
+            case .report(.linkLost(let error)):
+                logger.debug("redis link dropped", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)", "error": "\(error)"])
+                onLinkChange(false, error)
+            case .report(.masterChanged):
+                logger.debug("redis link dropped: the master is resolved again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? "?")"])
+            case .report(.masterRefusedWrite):
+                logger.info("redis READONLY reply: resolving the master again", metadata: ["endpoint": "\(linkEndpoint.map(\.description) ?? configuration.target)"])
+                sentinel?.noteReadOnly(from: linkEndpoint)
+            case .connect, .waitFor, .verifyMaster, .resubscribe, .useLink, .fail, .ping, .awaitTraffic, .finish:
+                break // not produced for a lazy link without subscriptions outside establishedLink()
+            }
+        }
     }
 
     /// Connects to ``RedisConfiguration/endpoint``, authenticates and selects the database

@@ -101,16 +101,11 @@ public final class RedisConnectionPool: Sendable {
     }
 }
 
-/// Tracks whether Redis is reachable; logs once per change and, while unreachable, once per
-/// cause not yet logged in this outage (e.g. refused, then a TLS name mismatch: two lines,
-/// however often reconnects alternate between them); notifies observers once per change.
+/// Tracks whether Redis is reachable for a whole pool and logs and notifies what
+/// ``RedisReachability`` decides: once per change and, while unreachable, once per cause not
+/// yet logged in this outage.
 final class ReachabilityTracker: Sendable {
-    private struct State {
-        var up: Bool?
-        /// The causes logged since Redis was last reachable.
-        var loggedCauses: Set<String> = []
-    }
-    private let state = Mutex(State())
+    private let state = Mutex(RedisReachability())
     private let observers = Mutex<[@Sendable (Bool) -> Void]>([])
     private let endpoint: String
     private let logger: Logger
@@ -128,21 +123,15 @@ final class ReachabilityTracker: Sendable {
 
     func update(_ up: Bool, error: RedisError?) {
         let cause = error?.cause ?? "unknown"
-        let (changed, newCause) = state.withLock { state -> (Bool, Bool) in
-            let changed = state.up != up
-            state.up = up
+        let outcome = state.withLock { $0.update(up: up, cause: cause) }
+        if outcome.log {
             if up {
-                state.loggedCauses.removeAll()
-                return (changed, false)
+                logger.info("redis reachable", metadata: ["endpoint": "\(endpoint)"])
+            } else {
+                logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "cause": "\(cause)", "error": "\(error.map(\.message) ?? "unknown")"])
             }
-            return (changed, state.loggedCauses.insert(cause).inserted)
         }
-        if up, changed {
-            logger.info("redis reachable", metadata: ["endpoint": "\(endpoint)"])
-        } else if !up, newCause {
-            logger.warning("redis unreachable", metadata: ["endpoint": "\(endpoint)", "cause": "\(cause)", "error": "\(error.map(\.message) ?? "unknown")"])
-        }
-        guard changed else { return }
+        guard outcome.changed else { return }
         for observer in observers.withLock({ $0 }) { observer(up) }
     }
 }

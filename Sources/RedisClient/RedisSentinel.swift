@@ -239,69 +239,89 @@ final class SentinelMonitor: Sendable {
 
     private var isClosed: Bool { state.withLock { $0.closed } }
 
+    /// Subscribes to `+switch-master` on one sentinel at a time; the reconnect decisions
+    /// (next sentinel after a failure or a drop, backoff after a full round, keep-alive) are
+    /// ``RedisLinkStateMachine``'s.
     private func watchLoop(wake: WakePipe) {
+        var machine = RedisLinkStateMachine(
+            policy: .sentinelWatcher(configuration, sentinels: settings.sentinels.count),
+            peer: "the sentinel",
+            channels: ["+switch-master"]
+        )
         var link: HiredisConnection?
-        var index = 0
-        var failures = 0
-        var everConnected = false
-        var lastTraffic = ContinuousClock.now
-        var pingOutstanding = false
-        let count = settings.sentinels.count
-        while !isClosed {
-            if link == nil {
-                let sentinel = settings.sentinels[index % count]
-                do {
-                    let fresh = try connectToSentinel(sentinel)
-                    if everConnected, let known = currentMaster {
-                        // A switch may have happened while we were not subscribed.
-                        let named = try queryMaster(on: fresh, sentinel: sentinel)
-                        if named != known { invalidate("sentinel \(sentinel) names \(named), not \(known)") }
+        var sentinelIndex = 0
+        while true {
+            if isClosed, machine.phase != .closed { _ = machine.closeRequested() }
+            var pending = machine.nextStep(now: .now, epoch: 0)
+            while !pending.isEmpty {
+                let action = pending.removeFirst()
+                switch action {
+                case .finish:
+                    return
+                case .connect(let target):
+                    if case .endpoint(let index) = target { sentinelIndex = index }
+                    do throws(RedisError) {
+                        link = try connectToSentinel(settings.sentinels[sentinelIndex])
+                        pending = machine.connectSucceeded(now: .now) + pending
+                    } catch {
+                        pending = machine.connectFailed(error, now: .now)
                     }
-                    try fresh.append(RedisCommand("SUBSCRIBE", "+switch-master"))
-                    try fresh.flush()
-                    link = fresh
-                    failures = 0
-                    everConnected = true
-                    lastTraffic = .now
-                    pingOutstanding = false
-                    logger.debug("redis sentinel watcher subscribed", metadata: ["sentinel": "\(sentinel)"])
-                } catch {
-                    index += 1
-                    failures += 1
-                    if failures == count {
+                case .verifyMaster:
+                    // A switch may have happened while we were not subscribed.
+                    let sentinel = settings.sentinels[sentinelIndex]
+                    do throws(RedisError) {
+                        guard let current = link else { throw RedisError(.connectionLost, "no link to sentinel \(sentinel)") }
+                        if let known = currentMaster {
+                            let named = try queryMaster(on: current, sentinel: sentinel)
+                            if named != known { invalidate("sentinel \(sentinel) names \(named), not \(known)") }
+                        }
+                    } catch {
+                        pending = machine.connectFailed(error, now: .now)
+                    }
+                case .resubscribe(let channels, _):
+                    do throws(RedisError) {
+                        guard let current = link else { throw RedisError(.connectionLost, "no link to the sentinel") }
+                        try current.append(RedisCommand("SUBSCRIBE", channels))
+                        try current.flush()
+                        pending = machine.resubscribed(now: .now) + pending
+                    } catch {
+                        pending = machine.connectFailed(error, now: .now)
+                    }
+                case .waitFor(let delay):
+                    if waitReadable(nil, wake: wake, timeout: delay).woken { wake.drain() }
+                case .ping:
+                    do throws(RedisError) {
+                        try link?.append(RedisCommand("PING"))
+                        try link?.flush()
+                    } catch {
+                        pending = machine.dropped(error, now: .now)
+                    }
+                case .awaitTraffic(let timeout):
+                    guard let current = link else { break }
+                    do throws(RedisError) {
+                        while let reply = try current.bufferedReply() {
+                            machine.received(now: .now)
+                            handle(reply, from: sentinelIndex)
+                        }
+                        let readiness = waitReadable(current, wake: wake, timeout: timeout)
+                        if readiness.woken { wake.drain() }
+                        if readiness.socketReadable { try current.readAvailable() }
+                    } catch {
+                        pending = machine.dropped(error, now: .now)
+                    }
+                case .closeConnection:
+                    link = nil
+                case .report(.connected):
+                    logger.debug("redis sentinel watcher subscribed", metadata: ["sentinel": "\(settings.sentinels[sentinelIndex])"])
+                case .report(.connectFailed(let error, let firstOfOutage)):
+                    if firstOfOutage {
                         logger.warning("redis sentinel watcher cannot reach any sentinel", metadata: ["error": "\(error)"])
                     }
-                    // One full round without success: back off before the next round.
-                    if failures % count == 0 {
-                        let rounds = failures / count
-                        let delay = min(RedisConnection.reconnectDelay(failures: rounds, configuration: configuration) * 4, .seconds(2))
-                        if waitReadable(nil, wake: wake, timeout: delay).woken { wake.drain() }
-                    }
-                    continue
+                case .report(.linkLost(let error)):
+                    logger.info("redis sentinel watcher lost its sentinel; trying the next", metadata: ["error": "\(error)"])
+                case .report(.masterChanged), .report(.masterRefusedWrite), .useLink, .fail:
+                    break // not produced for the watcher (its links follow no epoch)
                 }
-            }
-            guard let current = link else { continue }
-            do {
-                while let reply = try current.bufferedReply() {
-                    lastTraffic = .now
-                    pingOutstanding = false
-                    handle(reply, from: index % count)
-                }
-                let readiness = waitReadable(current, wake: wake, timeout: .milliseconds(500))
-                if readiness.woken { wake.drain() }
-                if readiness.socketReadable {
-                    try current.readAvailable()
-                } else if ContinuousClock.now - lastTraffic > .seconds(5) {
-                    if pingOutstanding { throw RedisError(.timeout, "no PONG from the sentinel within 5 s") }
-                    try current.append(RedisCommand("PING"))
-                    try current.flush()
-                    pingOutstanding = true
-                    lastTraffic = .now
-                }
-            } catch {
-                link = nil
-                index += 1
-                logger.info("redis sentinel watcher lost its sentinel; trying the next", metadata: ["error": "\(error)"])
             }
         }
     }

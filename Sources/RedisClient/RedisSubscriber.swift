@@ -30,7 +30,9 @@ public enum RedisSubscriberEvent: Sendable, Hashable {
 ///
 /// A dedicated thread blocks in `poll(2)` on the socket, so messages are handed over as
 /// soon as they arrive and nothing blocks Swift's cooperative pool. After a dropped
-/// connection it reconnects with capped backoff and renews every subscription.
+/// connection it reconnects with capped backoff and renews every subscription; after 5 s
+/// without traffic it sends a `PING`, and drops the link when 5 s more pass without a reply.
+/// The decisions are ``RedisLinkStateMachine``'s; the thread performs them.
 ///
 /// With a `redis-sentinel://` configuration it resolves the master through the sentinels at
 /// every (re)connect and follows a failover: on `+switch-master` it drops its link at once
@@ -38,8 +40,8 @@ public enum RedisSubscriberEvent: Sendable, Hashable {
 /// reports ``RedisSubscriberEvent/reconnected``.
 public final class RedisSubscriber: Sendable {
     private struct Control: ~Copyable {
-        var channels: Set<String> = []
-        var patterns: Set<String> = []
+        /// The reconnect logic; its channels and patterns are renewed after every reconnect.
+        var machine: RedisLinkStateMachine
         var outbox: [RedisCommand] = []
         var waiters: [Waiter] = []
         var closed = false
@@ -53,7 +55,7 @@ public final class RedisSubscriber: Sendable {
     /// Everything delivered by this subscriber, in arrival order.
     public let events: AsyncStream<RedisSubscriberEvent>
     private let sink: AsyncStream<RedisSubscriberEvent>.Continuation
-    private let control = Mutex(Control())
+    private let control: Mutex<Control>
     private let wake: WakePipe
     private let configuration: RedisConfiguration
     private let logger: Logger
@@ -69,6 +71,7 @@ public final class RedisSubscriber: Sendable {
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "breakwater.redis.pubsub")) throws {
         self.configuration = configuration
         self.logger = logger
+        self.control = Mutex(Control(machine: RedisLinkStateMachine(policy: .dataLink(configuration, keepAlive: .seconds(5)), peer: configuration.endpoint.description)))
         let wake = try WakePipe()
         self.wake = wake
         self.sentinel = SentinelMonitor.make(for: configuration, logger: logger)
@@ -82,21 +85,21 @@ public final class RedisSubscriber: Sendable {
     /// Subscribes to channels; returns once the server has confirmed every one.
     public func subscribe(_ channels: [String]) async throws {
         try await request(RedisCommand("SUBSCRIBE", channels), confirming: channels.map { "subscribe:" + $0 }) { control in
-            control.channels.formUnion(channels)
+            control.machine.subscribe(channels: channels)
         }
     }
 
     /// Subscribes to glob patterns (PSUBSCRIBE); returns once the server has confirmed them.
     public func psubscribe(_ patterns: [String]) async throws {
         try await request(RedisCommand("PSUBSCRIBE", patterns), confirming: patterns.map { "psubscribe:" + $0 }) { control in
-            control.patterns.formUnion(patterns)
+            control.machine.subscribe(patterns: patterns)
         }
     }
 
     /// Unsubscribes from channels; returns once the server has confirmed.
     public func unsubscribe(_ channels: [String]) async throws {
         try await request(RedisCommand("UNSUBSCRIBE", channels), confirming: channels.map { "unsubscribe:" + $0 }) { control in
-            control.channels.subtract(channels)
+            control.machine.unsubscribe(channels: channels)
         }
     }
 
@@ -104,6 +107,7 @@ public final class RedisSubscriber: Sendable {
     public func close() {
         let waiters = control.withLock { control -> [Waiter] in
             control.closed = true
+            _ = control.machine.closeRequested() // the thread closes its link at its next step
             defer { control.waiters = [] }
             return control.waiters
         }
@@ -138,91 +142,107 @@ public final class RedisSubscriber: Sendable {
 
     private func runLoop() {
         var link: HiredisConnection?
-        var failures = 0
-        var everConnected = false
-        var lastTraffic = ContinuousClock.now
-        var pingOutstanding = false
-        var linkEpoch = 0
         while true {
-            if control.withLock({ $0.closed }) { break }
             let epoch = sentinel?.epoch ?? 0
-            if link != nil, epoch != linkEpoch {
-                // Sentinel announced a failover: leave the old master now, not at its next error.
-                link = nil
-                failures = 0
-                let error = RedisError(.connectionLost, "the master \"\(configuration.sentinel?.masterName ?? "")\" changed; resolving it again")
-                logger.info("redis pub/sub follows the new master", metadata: ["target": "\(configuration.target)"])
-                sink.yield(.disconnected(error))
-            }
-            if link == nil {
-                do {
-                    linkEpoch = epoch
-                    let fresh = try sentinel?.connectToMaster().link ?? RedisConnection.open(configuration)
-                    // Renew every subscription; queued requests are re-sent too, so they get confirmed.
-                    // Requests still in the outbox are sent after this and confirmed as usual.
-                    let (channels, patterns) = control.withLock { control -> ([String], [String]) in
-                        (Array(control.channels), Array(control.patterns))
+            var pending = control.withLock { $0.machine.nextStep(now: .now, epoch: epoch) }
+            while !pending.isEmpty {
+                let action = pending.removeFirst()
+                switch action {
+                case .finish:
+                    link = nil
+                    sink.finish()
+                    return
+                case .connect:
+                    do throws(RedisError) {
+                        if let sentinel {
+                            link = try sentinel.connectToMaster().link
+                        } else {
+                            link = try RedisConnection.open(configuration)
+                        }
+                        pending = control.withLock { $0.machine.connectSucceeded(now: .now) } + pending
+                    } catch {
+                        pending = control.withLock { $0.machine.connectFailed(error, now: .now) }
                     }
-                    if !channels.isEmpty { try fresh.append(RedisCommand("SUBSCRIBE", channels)) }
-                    if !patterns.isEmpty { try fresh.append(RedisCommand("PSUBSCRIBE", patterns)) }
-                    try fresh.flush()
-                    link = fresh
-                    failures = 0
-                    lastTraffic = .now
-                    pingOutstanding = false
-                    if everConnected {
-                        logger.info("redis pub/sub reconnected", metadata: ["endpoint": "\(configuration.target)"])
-                        sink.yield(.reconnected)
+                case .resubscribe(let channels, let patterns):
+                    // Queued requests are re-sent after this (from the outbox) and confirmed as usual.
+                    do throws(RedisError) {
+                        guard let current = link else { throw RedisError(.connectionLost, "no link to \(configuration.endpoint)") }
+                        if !channels.isEmpty { try current.append(RedisCommand("SUBSCRIBE", channels)) }
+                        if !patterns.isEmpty { try current.append(RedisCommand("PSUBSCRIBE", patterns)) }
+                        try current.flush()
+                        pending = control.withLock { $0.machine.resubscribed(now: .now) } + pending
+                    } catch {
+                        pending = control.withLock { $0.machine.connectFailed(error, now: .now) }
                     }
-                    everConnected = true
-                } catch {
-                    failures += 1
-                    let delay = RedisConnection.reconnectDelay(failures: failures, configuration: configuration)
-                    if failures == 1 {
-                        logger.warning("redis pub/sub cannot connect", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
+                case .waitFor(let delay):
+                    // Woken early by close(), a master change or a request; the machine then says what is next.
+                    if waitReadable(nil, wake: wake, timeout: delay).woken { wake.drain() }
+                case .ping:
+                    do throws(RedisError) {
+                        try link?.append(RedisCommand("PING"))
+                        try link?.flush()
+                    } catch {
+                        pending = control.withLock { $0.machine.dropped(error, now: .now) }
                     }
-                    let readiness = waitReadable(nil, wake: wake, timeout: delay)
-                    if readiness.woken { wake.drain() }
-                    continue
-                }
-            }
-            guard let current = link else { continue }
-            do {
-                let outbox = control.withLock { control -> [RedisCommand] in
-                    defer { control.outbox.removeAll() }
-                    return control.outbox
-                }
-                if !outbox.isEmpty {
-                    for command in outbox { try current.append(command) }
-                    try current.flush()
-                }
-                while let reply = try current.bufferedReply() {
-                    lastTraffic = .now
-                    pingOutstanding = false
-                    handle(reply)
-                }
-                let readiness = waitReadable(current, wake: wake, timeout: .milliseconds(500))
-                if readiness.woken { wake.drain() }
-                if readiness.socketReadable {
-                    try current.readAvailable()
-                } else if ContinuousClock.now - lastTraffic > .seconds(5) {
-                    // Keep-alive: a silent dead peer is detected by the missing PONG.
-                    if pingOutstanding {
-                        throw RedisError(.timeout, "no PONG from \(configuration.endpoint) within 5 s")
+                case .awaitTraffic(let timeout):
+                    guard let current = link else { break }
+                    do throws(RedisError) {
+                        try exchange(on: current, timeout: timeout)
+                    } catch {
+                        pending = control.withLock { $0.machine.dropped(error, now: .now) }
                     }
-                    try current.append(RedisCommand("PING"))
-                    try current.flush()
-                    pingOutstanding = true
-                    lastTraffic = .now
+                case .closeConnection:
+                    link = nil
+                case .report(let report):
+                    self.report(report)
+                case .verifyMaster, .useLink, .fail:
+                    break // not produced for a subscriber
                 }
-            } catch {
-                link = nil
-                logger.warning("redis pub/sub connection lost", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
-                sink.yield(.disconnected((error as? RedisError) ?? RedisError(.connectionLost, "\(error)")))
             }
         }
-        link = nil
-        sink.finish()
+    }
+
+    /// Sends queued requests, hands over buffered replies, then waits up to `timeout` for more.
+    private func exchange(on link: HiredisConnection, timeout: Duration) throws(RedisError) {
+        let outbox = control.withLock { control -> [RedisCommand] in
+            defer { control.outbox.removeAll() }
+            return control.outbox
+        }
+        if !outbox.isEmpty {
+            for command in outbox { try link.append(command) }
+            try link.flush()
+        }
+        while let reply = try link.bufferedReply() {
+            control.withLock { $0.machine.received(now: .now) }
+            handle(reply)
+        }
+        let readiness = waitReadable(link, wake: wake, timeout: timeout)
+        if readiness.woken { wake.drain() }
+        if readiness.socketReadable { try link.readAvailable() }
+    }
+
+    private func report(_ report: RedisLinkStateMachine.Report) {
+        switch report {
+        case .connected(let reconnected):
+            if reconnected {
+                logger.info("redis pub/sub reconnected", metadata: ["endpoint": "\(configuration.target)"])
+                sink.yield(.reconnected)
+            }
+        case .connectFailed(let error, let firstOfOutage):
+            if firstOfOutage {
+                logger.warning("redis pub/sub cannot connect", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
+            }
+        case .linkLost(let error):
+            logger.warning("redis pub/sub connection lost", metadata: ["endpoint": "\(configuration.target)", "error": "\(error)"])
+            sink.yield(.disconnected(error))
+        case .masterChanged:
+            // Sentinel announced a failover: leave the old master now, not at its next error.
+            let error = RedisError(.connectionLost, "the master \"\(configuration.sentinel?.masterName ?? "")\" changed; resolving it again")
+            logger.info("redis pub/sub follows the new master", metadata: ["target": "\(configuration.target)"])
+            sink.yield(.disconnected(error))
+        case .masterRefusedWrite:
+            break // a subscriber does not write
+        }
     }
 
     private func handle(_ reply: RedisValue) {

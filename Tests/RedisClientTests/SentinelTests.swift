@@ -130,7 +130,7 @@ struct SentinelTests {
 
         // The pool: a write lands on the new master.
         var poolFollowedAt = ContinuousClock.now
-        let poolFollowed = try await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
+        let poolFollowed = await eventually(timeout: .seconds(30), interval: .milliseconds(5)) {
             poolFollowedAt = ContinuousClock.now
             guard (try? await pool.execute("SET", "sentinel:after", "2")) != nil else { return false }
             return (try? await cluster.command(port: cluster.replica.port, "GET", "sentinel:after")) == .bulkString(Array("2".utf8))
@@ -148,7 +148,7 @@ struct SentinelTests {
             }
         }
         // Publish on the new master until the subscriber, resubscribed there, receives it.
-        _ = try await eventually(timeout: .seconds(30), interval: .milliseconds(20)) {
+        _ = await eventually(timeout: .seconds(30), interval: .milliseconds(20)) {
             if received.withLock({ $0 }) != nil { return true }
             _ = try? await cluster.command(port: cluster.replica.port, "PUBLISH", "sentinel:events", "on-new-master")
             return false
