@@ -46,54 +46,54 @@ struct TLSEndToEndTests {
         let env = clientEnvironment(server)
         var configuration = try RedisConfiguration(url: server.url, environment: env)
         configuration.maximumReconnectDelay = .milliseconds(200)
-        let pool = RedisConnectionPool(configuration: configuration, size: 1)
-        defer { Task { await pool.shutdown() } }
-        func field(_ name: String, _ field: String) async -> String? {
-            try? await pool.execute("HGET", "cb_state:" + name, field).string
+        try await withPool(configuration, size: 1) { pool in
+            func field(_ name: String, _ field: String) async -> String? {
+                try? await pool.execute("HGET", "cb_state:" + name, field).string
+            }
+            let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
+            let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+            let daemon = try DaemonProcess(instance: "tls-1", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: certificates.caFile), redisURL: server.url)
+            #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 3 }, "\(daemon.process.output.suffix(2000))")
+            #expect(readyStatus(daemon) == 200)
+
+            // Trip and recover through the shared state.
+            try upstream.setMode("error500")
+            #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" })
+            try upstream.setMode("healthy")
+            #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
+
+            // The dashboard subscribes over TLS and lists the breaker.
+            let port = try Loopback.freePort()
+            let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
+            defer { dashboard.stop(signal: SIGTERM) }
+            #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
+            let stream = try ChildProcess("curl", ["-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"])
+            defer { stream.stop(signal: SIGKILL) }
+            #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
+
+            // A force-open from the CLI reaches the daemon over pub/sub: its view opens.
+            let forced = try await breakwater(["force-open", name, "--note", "tls drill"], environment: env)
+            #expect(forced.exitCode == 0, "\(forced.output)")
+            #expect(await eventually(timeout: .seconds(10)) {
+                ((try? Loopback.http(port: daemon.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
+                    .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2")
+            })
+            #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("forced_open") }, "\(stream.output.suffix(1000))")
+            let status = try await breakwater(["status", name], environment: env)
+            #expect(status.exitCode == 0 && status.output.contains("open"), "\(status.output)")
+            #expect(try await breakwater(["reset", name], environment: env).exitCode == 0)
+
+            // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
+            server.kill()
+            server.tls?.certFile = try await certificates.reissuedServerCertificate("restart")
+            #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
+            try server.start()
+            #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
+            let before = (try? await pool.execute("XLEN", "collector:" + name).int) ?? 0
+            #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) > before })
+            #expect(await daemon.terminate() == 0)
+            _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
         }
-        let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
-        let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
-        let daemon = try DaemonProcess(instance: "tls-1", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: certificates.caFile), redisURL: server.url)
-        #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 3 }, "\(daemon.process.output.suffix(2000))")
-        #expect(readyStatus(daemon) == 200)
-
-        // Trip and recover through the shared state.
-        try upstream.setMode("error500")
-        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" })
-        try upstream.setMode("healthy")
-        #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
-
-        // The dashboard subscribes over TLS and lists the breaker.
-        let port = try Loopback.freePort()
-        let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
-        defer { dashboard.stop(signal: SIGTERM) }
-        #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
-        let stream = try ChildProcess("curl", ["-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"])
-        defer { stream.stop(signal: SIGKILL) }
-        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
-
-        // A force-open from the CLI reaches the daemon over pub/sub: its view opens.
-        let forced = try await breakwater(["force-open", name, "--note", "tls drill"], environment: env)
-        #expect(forced.exitCode == 0, "\(forced.output)")
-        #expect(await eventually(timeout: .seconds(10)) {
-            ((try? Loopback.http(port: daemon.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
-                .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2")
-        })
-        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("forced_open") }, "\(stream.output.suffix(1000))")
-        let status = try await breakwater(["status", name], environment: env)
-        #expect(status.exitCode == 0 && status.output.contains("open"), "\(status.output)")
-        #expect(try await breakwater(["reset", name], environment: env).exitCode == 0)
-
-        // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
-        server.kill()
-        server.tls?.certFile = try await certificates.reissuedServerCertificate("restart")
-        #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
-        try server.start()
-        #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
-        let before = (try? await pool.execute("XLEN", "collector:" + name).int) ?? 0
-        #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) > before })
-        #expect(await daemon.terminate() == 0)
-        _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
     }
 
     @Test("a refused TLS link: the daemon stays up with /readyz 503 and one line per cause, and recovers when the CA file is fixed; the CLI exits 1 naming the cause")

@@ -38,14 +38,14 @@ struct FleetDurabilityTests {
 
         server.kill(signal: SIGTERM)
         try server.start()
-        let after = RedisConnectionPool(configuration: try RedisConfiguration(url: url), size: 1)
-        defer { Task { await after.shutdown() } }
-        #expect(try await after.execute("HGETALL", "cb_sched:tweets").fieldDictionary == before.0)
-        #expect(try await after.execute("HGETALL", "cb_quota:x-app").fieldDictionary == before.1)
-        #expect(try await after.execute("XRANGE", "collector:tweets", "-", "+").array?.count == 1)
-        // The restored ring still counts the two tokens taken before the restart.
-        #expect(try await SharedRateLimit.peek(group: "x-app", store: after)?.left == 1)
-        let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
-        #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
+        try await withPool(try RedisConfiguration(url: url), size: 1) { after in
+            #expect(try await after.execute("HGETALL", "cb_sched:tweets").fieldDictionary == before.0)
+            #expect(try await after.execute("HGETALL", "cb_quota:x-app").fieldDictionary == before.1)
+            #expect(try await after.execute("XRANGE", "collector:tweets", "-", "+").array?.count == 1)
+            // The restored ring still counts the two tokens taken before the restart.
+            #expect(try await SharedRateLimit.peek(group: "x-app", store: after)?.left == 1)
+            let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+            #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
+        }
     }
 }

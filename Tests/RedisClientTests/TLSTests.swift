@@ -23,15 +23,15 @@ struct TLSTests {
 
     /// The error of one PING on a fresh connection, or `nil` if it succeeded.
     private func pingError(_ configuration: RedisConfiguration) async -> RedisError? {
-        let connection = RedisConnection(configuration: configuration)
-        defer { Task { await connection.shutdown() } }
-        do {
-            _ = try await connection.execute("PING")
-            return nil
-        } catch let error as RedisError {
-            return error
-        } catch {
-            return RedisError(.protocolError, "\(error)")
+        try await withConnection(configuration) { connection in
+            do {
+                _ = try await connection.execute("PING")
+                return nil
+            } catch let error as RedisError {
+                return error
+            } catch {
+                return RedisError(.protocolError, "\(error)")
+            }
         }
     }
 
@@ -41,29 +41,29 @@ struct TLSTests {
         let server = try RedisServerProcess(tls: serverTLS(certificates))
         defer { server.stop() }
         let configuration = configuration(server, certificates.clientSettings())
-        let connection = RedisConnection(configuration: configuration)
-        defer { Task { await connection.shutdown() } }
-        // A 1 MB value spans many TLS records and reads.
-        let big = [UInt8](repeating: 0x5A, count: 1 << 20)
-        _ = try await connection.execute("SET", "big", big)
-        #expect(try await connection.execute("GET", "big") == .bulkString(big))
+        try await withConnection(configuration) { connection in
+            // A 1 MB value spans many TLS records and reads.
+            let big = [UInt8](repeating: 0x5A, count: 1 << 20)
+            _ = try await connection.execute("SET", "big", big)
+            #expect(try await connection.execute("GET", "big") == .bulkString(big))
 
-        let subscriber = try RedisSubscriber(configuration: configuration)
-        defer { subscriber.close() }
-        try await subscriber.subscribe(["tls-events"])
-        // Many messages published in one pipeline arrive in several records at once: the
-        // subscriber must drain what the TLS session holds, not wait for the socket.
-        let payload = String(repeating: "x", count: 3000)
-        let count = 300
-        let results = try await connection.pipeline((0..<count).map { RedisCommand("PUBLISH", "tls-events", "\($0):\(payload)") })
-        #expect(results.count == count)
-        var received: [String] = []
-        for await event in subscriber.events {
-            guard case .message(let message) = event else { continue }
-            received.append(String(message.text.prefix(while: { $0 != ":" })))
-            if received.count == count { break }
+            let subscriber = try RedisSubscriber(configuration: configuration)
+            defer { subscriber.close() }
+            try await subscriber.subscribe(["tls-events"])
+            // Many messages published in one pipeline arrive in several records at once: the
+            // subscriber must drain what the TLS session holds, not wait for the socket.
+            let payload = String(repeating: "x", count: 3000)
+            let count = 300
+            let results = try await connection.pipeline((0..<count).map { RedisCommand("PUBLISH", "tls-events", "\($0):\(payload)") })
+            #expect(results.count == count)
+            var received: [String] = []
+            for await event in subscriber.events {
+                guard case .message(let message) = event else { continue }
+                received.append(String(message.text.prefix(while: { $0 != ":" })))
+                if received.count == count { break }
+            }
+            #expect(received == (0..<count).map { "\($0)" })
         }
-        #expect(received == (0..<count).map { "\($0)" })
     }
 
     @Test("a plaintext client on the TLS port gets a hint to use rediss://")
@@ -169,34 +169,34 @@ struct TLSTests {
         // The client's CA file is a copy that the rotation overwrites in place.
         let clientCA = certificates.scratchPath("client-trust")
         try FileManager.default.copyItem(atPath: certificates.caFile, toPath: clientCA)
-        let pool = RedisConnectionPool(configuration: configuration(server, .init(caFile: clientCA)), size: 2)
-        defer { Task { await pool.shutdown() } }
-        _ = try await pool.execute("SET", "rotation", "before")
+        try await withPool(configuration(server, .init(caFile: clientCA)), size: 2) { pool in
+            _ = try await pool.execute("SET", "rotation", "before")
 
-        let rotated = try await certificates.rotatedAuthority("next")
-        server.kill()
-        server.tls = .init(certFile: rotated.serverCert, keyFile: certificates.serverKey, caFile: rotated.caFile)
-        try server.start()
-        // Until the client trusts the new CA, reconnects are refused as an unknown CA ...
-        var sawUnknownCA = false
-        let refused = await eventually(timeout: .seconds(30)) {
-            do {
-                _ = try await pool.execute("PING")
-                return false
-            } catch let error as RedisError {
-                if error.tlsFailure == .unknownCA || error.message.contains("unknown CA") { sawUnknownCA = true }
-                return sawUnknownCA
-            } catch {
-                return false
+            let rotated = try await certificates.rotatedAuthority("next")
+            server.kill()
+            server.tls = .init(certFile: rotated.serverCert, keyFile: certificates.serverKey, caFile: rotated.caFile)
+            try server.start()
+            // Until the client trusts the new CA, reconnects are refused as an unknown CA ...
+            var sawUnknownCA = false
+            let refused = await eventually(timeout: .seconds(30)) {
+                do {
+                    _ = try await pool.execute("PING")
+                    return false
+                } catch let error as RedisError {
+                    if error.tlsFailure == .unknownCA || error.message.contains("unknown CA") { sawUnknownCA = true }
+                    return sawUnknownCA
+                } catch {
+                    return false
+                }
             }
+            #expect(refused && sawUnknownCA)
+            // ... and once the file holds the new CA, the next reconnect reads it and succeeds.
+            try Data(contentsOf: URL(fileURLWithPath: rotated.caFile)).write(to: URL(fileURLWithPath: clientCA), options: .atomic)
+            let recovered = await eventually(timeout: .seconds(30)) {
+                (try? await pool.execute("SET", "rotation", "after")) == .status("OK")
+            }
+            #expect(recovered)
+            #expect(pool.isReachable == true)
         }
-        #expect(refused && sawUnknownCA)
-        // ... and once the file holds the new CA, the next reconnect reads it and succeeds.
-        try Data(contentsOf: URL(fileURLWithPath: rotated.caFile)).write(to: URL(fileURLWithPath: clientCA), options: .atomic)
-        let recovered = await eventually(timeout: .seconds(30)) {
-            (try? await pool.execute("SET", "rotation", "after")) == .status("OK")
-        }
-        #expect(recovered)
-        #expect(pool.isReachable == true)
     }
 }

@@ -88,17 +88,17 @@ struct DurabilityTests {
         server.kill(signal: SIGTERM)
         try server.start()
 
-        let after = RedisConnectionPool(configuration: breakwater, size: 1)
-        defer { Task { await after.shutdown() } }
-        for name in names {
-            let fields = try await storedFields(name, after)
-            #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")
-            let ledger = (try await after.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
-            #expect(ledger == ledgers[name], "\(name): ledger after a restart differs")
-            let ttl = try #require(try await after.execute("TTL", name.stateKey).int)
-            #expect(ttl > 80_000, "\(name) has TTL \(ttl)")
+        try await withPool(breakwater, size: 1) { after in
+            for name in names {
+                let fields = try await storedFields(name, after)
+                #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")
+                let ledger = (try await after.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
+                #expect(ledger == ledgers[name], "\(name): ledger after a restart differs")
+                let ttl = try #require(try await after.execute("TTL", name.stateKey).int)
+                #expect(ttl > 80_000, "\(name) has TTL \(ttl)")
+            }
+            let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+            #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
         }
-        let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
-        #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
     }
 }

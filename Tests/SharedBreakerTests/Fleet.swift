@@ -31,6 +31,41 @@ final class Fleet: @unchecked Sendable {
     }
 }
 
+/// A fleet of `count` running instances on `redis` for the duration of `body`, stopped (every
+/// group shut down, its connections closed) afterwards on every path.
+func withFleet<Result>(
+    count: Int, redis: RedisConfiguration, clocks: [any BreakerClock]? = nil, pollInterval: Duration = .milliseconds(200),
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (Fleet) async throws -> Result
+) async throws -> Result {
+    try await withCleanup(Fleet(count: count, redis: redis, clocks: clocks, pollInterval: pollInterval), cleanUp: { await $0.stop() }, body)
+}
+
+/// `group` for the duration of `body`, shut down afterwards on every path.
+func withGroup<Result>(
+    _ group: SharedBreakerGroup,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (SharedBreakerGroup) async throws -> Result
+) async throws -> Result {
+    try await withCleanup(group, cleanUp: { await $0.shutdown() }, body)
+}
+
+/// One running instance's breaker `name` for the duration of `body`; afterwards, on every
+/// path, the instance is stopped and the breaker's keys (state, ledger) are deleted.
+func withBreaker<Result>(
+    _ name: BreakerName, options: SharedBreakerOptions, redis: RedisConfiguration, pollInterval: Duration = .milliseconds(200),
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (SharedBreaker, RedisConnectionPool) async throws -> Result
+) async throws -> Result {
+    try await withPool(redis, size: 1) { pool in
+        try await withKeysDeleted([name.stateKey, name.logKey], pool: pool) {
+            try await withFleet(count: 1, redis: redis, pollInterval: pollInterval) { fleet in
+                try await body(try await fleet.breakers(name, options: options)[0], pool)
+            }
+        }
+    }
+}
+
 /// A configuration for `server` that notices an outage and reconnects fast (outage tests).
 func quickReconnecting(_ server: RedisServerProcess) throws -> RedisConfiguration {
     var configuration = try RedisConfiguration(url: server.url)

@@ -93,15 +93,15 @@ struct MultiProcessTests {
         let name = try uniqueName("pprop")
         let observer = try spawn(["observe", "--name", name.rawValue, "--id", "watcher", "--until", "open", "--timeout-ms", "20000"])
         #expect(await eventually(timeout: .seconds(20)) { observer.output.contains("ready") })
-        let fleet = Fleet(count: 1, redis: redis)
-        defer { Task { await fleet.stop() } }
-        let breaker = try await fleet.breakers(name, options: fastOptions(threshold: 2, openTimeout: .seconds(60)))[0]
-        await record(breaker, .failure, count: 2)
-        await fleet.groups[0].flush()
-        let output = await finish([observer])[0]
-        #expect(output.contains("state open v1"))
-        await fleet.stop()
-        _ = try await pool.execute("DEL", name.stateKey)
+        try await withFleet(count: 1, redis: redis) { fleet in
+            let breaker = try await fleet.breakers(name, options: fastOptions(threshold: 2, openTimeout: .seconds(60)))[0]
+            await record(breaker, .failure, count: 2)
+            await fleet.groups[0].flush()
+            let output = await finish([observer])[0]
+            #expect(output.contains("state open v1"))
+            await fleet.stop()
+            _ = try await pool.execute("DEL", name.stateKey)
+        }
     }
 
     @Test("a process started after another was killed with SIGKILL adopts the stored open state")
