@@ -141,32 +141,32 @@ struct DaemonOperatorViewTests {
     @Test("a shadow-mode daemon trips the shared breaker but keeps calling; /breakers shows fleet statistics")
     func shadowDaemon() async throws {
         let name = "ops-\(UUID().uuidString.prefix(8).lowercased())-shadowd"
-        let pool = RedisConnectionPool(configuration: try TestRedis.configuration(), size: 1)
-        let upstream = try FlakyUpstream(arguments: ["--mode", "error500"])
-        let daemon = try DaemonProcess(instance: "shadow-1", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2, mode: "shadow")
-        #expect(await eventually(timeout: .seconds(30)) { (try? await pool.execute("HGET", "cb_state:" + name, "state").string) == "open" })
-        let atTrip = try upstream.requestCount()
-        // Enforcement would stop calling for 60 s; shadow mode keeps polling.
-        #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= atTrip + 5 }, "shadow mode rejected calls")
-        let base = "http://127.0.0.1:\(daemon.httpPort)"
-        let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try await get(base + "/breakers").utf8)) as? [[String: Any]])
-        let status = try #require(breakers.first { $0["name"] as? String == name })
-        #expect(status["mode"] as? String == "shadow")
-        #expect(status["state"] as? String == "open")
-        #expect((status["version"] as? Int ?? 0) >= 1)
-        let thresholds = try #require(status["thresholds"] as? [String: Any])
-        #expect(thresholds["failure_threshold"] as? Int == 2)
-        let fleet = status  // the seed's get_status keys are top-level
-        #expect(fleet["health_score"] as? Double == 0)
-        #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
-        #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)
-        #expect((fleet["half_open"] as? [String: Any])?["max_calls"] as? Int == 1)
-        let metrics = try await get(base + "/metrics")
-        let wouldReject = metrics.split(separator: "\n").first { $0.hasPrefix("breakwater_would_reject_total{") && $0.contains(name) }
-        #expect(wouldReject.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0, "would-reject not counted")
-        #expect(try await get(base + "/").contains("Breakwater breakers"))
-        #expect(await daemon.terminate() == 0)
-        _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name, "collector:" + name)
-        await pool.shutdown()
+        try await withPool(try TestRedis.configuration(), size: 1) { pool in
+            let upstream = try FlakyUpstream(arguments: ["--mode", "error500"])
+            let daemon = try DaemonProcess(instance: "shadow-1", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2, mode: "shadow")
+            #expect(await eventually(timeout: .seconds(30)) { (try? await pool.execute("HGET", "cb_state:" + name, "state").string) == "open" })
+            let atTrip = try upstream.requestCount()
+            // Enforcement would stop calling for 60 s; shadow mode keeps polling.
+            #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= atTrip + 5 }, "shadow mode rejected calls")
+            let base = "http://127.0.0.1:\(daemon.httpPort)"
+            let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try await get(base + "/breakers").utf8)) as? [[String: Any]])
+            let status = try #require(breakers.first { $0["name"] as? String == name })
+            #expect(status["mode"] as? String == "shadow")
+            #expect(status["state"] as? String == "open")
+            #expect((status["version"] as? Int ?? 0) >= 1)
+            let thresholds = try #require(status["thresholds"] as? [String: Any])
+            #expect(thresholds["failure_threshold"] as? Int == 2)
+            let fleet = status  // the seed's get_status keys are top-level
+            #expect(fleet["health_score"] as? Double == 0)
+            #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
+            #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)
+            #expect((fleet["half_open"] as? [String: Any])?["max_calls"] as? Int == 1)
+            let metrics = try await get(base + "/metrics")
+            let wouldReject = metrics.split(separator: "\n").first { $0.hasPrefix("breakwater_would_reject_total{") && $0.contains(name) }
+            #expect(wouldReject.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0, "would-reject not counted")
+            #expect(try await get(base + "/").contains("Breakwater breakers"))
+            #expect(await daemon.terminate() == 0)
+            _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name, "collector:" + name)
+        }
     }
 }

@@ -136,9 +136,9 @@ struct TLSEndToEndTests {
         #expect(await daemon.terminate() == 0)
         var configuration = try RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile])
         configuration.connectTimeout = .seconds(5)
-        let pool = RedisConnectionPool(configuration: configuration, size: 1)
-        _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
-        await pool.shutdown()
+        try await withPool(configuration, size: 1) { pool in
+            _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+        }
     }
 
     /// What a daemon meets, and the cause its one log line must name.

@@ -109,24 +109,24 @@ struct RedisCommandTests {
         // SCRIPT FLUSH affects the whole server, so this test owns one.
         let server = try RedisServerProcess()
         defer { server.stop() }
-        let own = RedisConnectionPool(configuration: try RedisConfiguration(url: server.url), size: 1)
-        let script = RedisScript(name: "incr_by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
-        #expect(try await own.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
-        let sha = try #require(try await own.execute("SCRIPT", "LOAD", script.source).string)
-        #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
-        _ = try await own.execute("SCRIPT", "FLUSH")
-        #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(0)]))
-        // The cached SHA now gets NOSCRIPT; the client must load and retry transparently.
-        #expect(try await own.evaluate(script, keys: ["s"], arguments: [2]) == .integer(7))
-        #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
-        let broken = RedisScript(name: "broken", source: "return redis.call('NOPE')")
-        await #expect {
-            try await own.evaluate(broken, keys: [], arguments: [])
-        } throws: { error in
-            guard let error = error as? RedisError else { return false }
-            return error.code == .server && error.message.contains("broken")
+        try await withPool(try RedisConfiguration(url: server.url), size: 1) { own in
+            let script = RedisScript(name: "incr_by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+            #expect(try await own.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
+            let sha = try #require(try await own.execute("SCRIPT", "LOAD", script.source).string)
+            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
+            _ = try await own.execute("SCRIPT", "FLUSH")
+            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(0)]))
+            // The cached SHA now gets NOSCRIPT; the client must load and retry transparently.
+            #expect(try await own.evaluate(script, keys: ["s"], arguments: [2]) == .integer(7))
+            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
+            let broken = RedisScript(name: "broken", source: "return redis.call('NOPE')")
+            await #expect {
+                try await own.evaluate(broken, keys: [], arguments: [])
+            } throws: { error in
+                guard let error = error as? RedisError else { return false }
+                return error.code == .server && error.message.contains("broken")
+            }
         }
-        await own.shutdown()
     }
 
     @Test("commits a WATCH/MULTI/EXEC transaction when nothing interferes")
@@ -149,20 +149,22 @@ struct RedisCommandTests {
         try await withKeyCleanup(prefix: prefix, pool: pool) {
             let key = prefix + "watched"
             _ = try await pool.execute("SET", key, 1)
-            let intruder = RedisConnection(configuration: try TestRedis.configuration())
-            let mine = RedisConnection(configuration: try TestRedis.configuration())
-            let outcome = try await mine.transaction(watching: [key], reads: [RedisCommand("GET", key)]) { values in
-                // Runs on `mine`'s queue (not the cooperative pool): block it until the intruder wrote.
-                let done = DispatchSemaphore(value: 0)
-                Task {
-                    _ = try? await intruder.execute("SET", key, 99)
-                    done.signal()
+            try await withConnection(try TestRedis.configuration()) { intruder in
+                try await withConnection(try TestRedis.configuration()) { mine in
+                    let outcome = try await mine.transaction(watching: [key], reads: [RedisCommand("GET", key)]) { values in
+                        // Runs on `mine`'s queue (not the cooperative pool): block it until the intruder wrote.
+                        let done = DispatchSemaphore(value: 0)
+                        Task {
+                            _ = try? await intruder.execute("SET", key, 99)
+                            done.signal()
+                        }
+                        done.wait()
+                        return [RedisCommand("SET", key, (values[0].int ?? 0) + 1)]
+                    }
+                    #expect(outcome == .conflict)
+                    #expect(try await pool.execute("GET", key).int == 99)
                 }
-                done.wait()
-                return [RedisCommand("SET", key, (values[0].int ?? 0) + 1)]
             }
-            #expect(outcome == .conflict)
-            #expect(try await pool.execute("GET", key).int == 99)
         }
     }
 
@@ -171,10 +173,12 @@ struct RedisCommandTests {
         let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(UUID().uuidString.prefix(8)).sock").path
         let server = try RedisServerProcess(arguments: ["--unixsocket", socketPath, "--unixsocketperm", "700"])
         defer { server.stop() }
-        let connection = RedisConnection(configuration: try RedisConfiguration(url: "unix://\(socketPath)?db=2"))
-        _ = try await connection.execute("SET", "u", "via-socket")
-        #expect(try await connection.execute("GET", "u").string == "via-socket")
-        let tcp = RedisConnection(configuration: try RedisConfiguration(url: server.url + "/2"))
-        #expect(try await tcp.execute("GET", "u").string == "via-socket")
+        try await withConnection(try RedisConfiguration(url: "unix://\(socketPath)?db=2")) { connection in
+            _ = try await connection.execute("SET", "u", "via-socket")
+            #expect(try await connection.execute("GET", "u").string == "via-socket")
+            try await withConnection(try RedisConfiguration(url: server.url + "/2")) { tcp in
+                #expect(try await tcp.execute("GET", "u").string == "via-socket")
+            }
+        }
     }
 }

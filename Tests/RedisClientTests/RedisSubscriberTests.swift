@@ -12,23 +12,24 @@ struct RedisSubscriberTests {
         let subscriber = try RedisSubscriber(configuration: configuration)
         defer { subscriber.close() }
         try await subscriber.subscribe([channel])
-        let publisher = RedisConnection(configuration: configuration)
-        let count = 500
-        let commands = (0..<count).map { RedisCommand("PUBLISH", channel, "m\($0)") }
-        _ = try await publisher.pipeline(commands)
-        _ = try await publisher.execute("PUBLISH", channel, [0, 1, 0, 2] as [UInt8])
-        var received: [String] = []
-        var binary: [UInt8]?
-        for await event in subscriber.events {
-            guard case .message(let message) = event, message.channel == channel else { continue }
-            if received.count == count {
-                binary = message.payload
-                break
+        try await withConnection(configuration) { publisher in
+            let count = 500
+            let commands = (0..<count).map { RedisCommand("PUBLISH", channel, "m\($0)") }
+            _ = try await publisher.pipeline(commands)
+            _ = try await publisher.execute("PUBLISH", channel, [0, 1, 0, 2] as [UInt8])
+            var received: [String] = []
+            var binary: [UInt8]?
+            for await event in subscriber.events {
+                guard case .message(let message) = event, message.channel == channel else { continue }
+                if received.count == count {
+                    binary = message.payload
+                    break
+                }
+                received.append(message.text)
             }
-            received.append(message.text)
+            #expect(received == (0..<count).map { "m\($0)" })
+            #expect(binary == [0, 1, 0, 2])
         }
-        #expect(received == (0..<count).map { "m\($0)" })
-        #expect(binary == [0, 1, 0, 2])
     }
 
     @Test("delivers pattern subscriptions with the matching pattern")
@@ -38,14 +39,15 @@ struct RedisSubscriberTests {
         let subscriber = try RedisSubscriber(configuration: configuration)
         defer { subscriber.close() }
         try await subscriber.psubscribe([base + "*"])
-        let publisher = RedisConnection(configuration: configuration)
-        _ = try await publisher.execute("PUBLISH", base + "a", "hello")
-        for await event in subscriber.events {
-            guard case .message(let message) = event else { continue }
-            #expect(message.channel == base + "a")
-            #expect(message.pattern == base + "*")
-            #expect(message.text == "hello")
-            break
+        try await withConnection(configuration) { publisher in
+            _ = try await publisher.execute("PUBLISH", base + "a", "hello")
+            for await event in subscriber.events {
+                guard case .message(let message) = event else { continue }
+                #expect(message.channel == base + "a")
+                #expect(message.pattern == base + "*")
+                #expect(message.text == "hello")
+                break
+            }
         }
     }
 
@@ -68,13 +70,14 @@ struct RedisSubscriberTests {
             if case .reconnected = event { break }
         }
         #expect(sawDisconnect)
-        let publisher = RedisConnection(configuration: configuration)
-        let delivered = try await publisher.execute("PUBLISH", "events", "after-restart")
-        #expect(delivered == .integer(1))
-        while let event = await iterator.next() {
-            if case .message(let message) = event {
-                #expect(message.text == "after-restart")
-                break
+        try await withConnection(configuration) { publisher in
+            let delivered = try await publisher.execute("PUBLISH", "events", "after-restart")
+            #expect(delivered == .integer(1))
+            while let event = await iterator.next() {
+                if case .message(let message) = event {
+                    #expect(message.text == "after-restart")
+                    break
+                }
             }
         }
     }

@@ -86,15 +86,15 @@ struct ACLTests {
         // The password comes from the environment, the user from the URL (as in compose).
         let environment = ["REDIS_URL": "redis://breakwater@127.0.0.1:\(server.port)", "REDIS_PASSWORD": Self.breakwaterPassword]
         let daemon = try ChildProcess(builtExecutable("breakwater"), ["run", "--config", config], environment: environment)
-        let adminPool = RedisConnectionPool(configuration: admin, size: 1)
-        #expect(await eventually { ((try? await adminPool.execute("XLEN", "collector:acl").int) ?? 0) > 0 })
-        try upstream.setMode("error500")
-        #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
-        #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
-        let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
-        #expect(await reset.exited(within: .seconds(20)) == 0, "\(reset.output)")
-        #expect(daemon.stop(signal: SIGTERM) == 0)
-        await adminPool.shutdown()
+        try await withPool(admin, size: 1) { adminPool in
+            #expect(await eventually { ((try? await adminPool.execute("XLEN", "collector:acl").int) ?? 0) > 0 })
+            try upstream.setMode("error500")
+            #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
+            #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
+            let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
+            #expect(await reset.exited(within: .seconds(20)) == 0, "\(reset.output)")
+            #expect(daemon.stop(signal: SIGTERM) == 0)
+        }
     }
 
     @Test("the CLI's reads work: SCAN MATCH cb_state:*, HGETALL, HGET, TTL, TIME")
@@ -177,11 +177,11 @@ struct ACLTests {
             } catch let error as RedisError {
                 #expect(error.serverErrorPrefix == "NOAUTH", "\(error)")
             }
-            let adminPool = RedisConnectionPool(configuration: admin, size: 1)
-            #expect(try await adminPool.execute("CONFIG", "GET", "appendonly").array?.count == 2)
-            #expect(try await adminPool.execute("SET", "other:x", "1").string == "OK")
-            #expect(try await adminPool.execute("ACL", "WHOAMI").string == "admin")
-            await adminPool.shutdown()
+            try await withPool(admin, size: 1) { adminPool in
+                #expect(try await adminPool.execute("CONFIG", "GET", "appendonly").array?.count == 2)
+                #expect(try await adminPool.execute("SET", "other:x", "1").string == "OK")
+                #expect(try await adminPool.execute("ACL", "WHOAMI").string == "admin")
+            }
         }
     }
 
@@ -197,11 +197,12 @@ struct ACLTests {
         #expect(!rendered.contains("made-bw-password") && !rendered.contains("_PASSWORD@"), "clear text or placeholder left:\n\(rendered)")
         let hashed = try RedisServerProcess(arguments: ["--aclfile", output.path])
         defer { hashed.stop() }
-        let user = RedisConnectionPool(configuration: try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1)
-        #expect(try await user.execute("PING").string == "PONG")
-        await user.shutdown()
-        let wrong = RedisConnection(configuration: try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)"))
-        await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
-        await wrong.shutdown()
+        try await withPool(try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1) { user in
+            #expect(try await user.execute("PING").string == "PONG")
+            await user.shutdown()
+            try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong in
+                await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
+            }
+        }
     }
 }

@@ -78,9 +78,9 @@ struct FastPathTests {
                 await expectConsistent(breaker, closed: true)
             }
             await fleet.stop()
-            let pool = RedisConnectionPool(configuration: redis, size: 1)
-            _ = try await pool.execute("DEL", name.stateKey, name.logKey)
-            await pool.shutdown()
+            try await withPool(redis, size: 1) { pool in
+                _ = try await pool.execute("DEL", name.stateKey, name.logKey)
+            }
         }
     }
 
@@ -152,9 +152,9 @@ struct FastPathTests {
             stop.value.store(true, ordering: .relaxed)
             for hammer in hammers { #expect(await hammer.value > 0) }
             await fleet.stop()
-            let pool = RedisConnectionPool(configuration: redis, size: 1)
-            _ = try await pool.execute("DEL", name.stateKey, name.logKey)
-            await pool.shutdown()
+            try await withPool(redis, size: 1) { pool in
+                _ = try await pool.execute("DEL", name.stateKey, name.logKey)
+            }
         }
     }
 }

@@ -27,10 +27,10 @@ struct OutageTests {
             await #expect(throws: CircuitOpenError.self) { _ = try await breaker.acquire() }
             // Redis comes back empty (no persistence): the instance re-opens the shared breaker.
             try server.start()
-            let pool = RedisConnectionPool(configuration: redis, size: 1)
-            #expect(await eventually(timeout: .seconds(10)) { (try? await storedFields(name, pool)["state"]) == "open" })
-            #expect(await eventually { breaker.status().storeAvailable && breaker.view.state == .open })
-            await pool.shutdown()
+            try await withPool(redis, size: 1) { pool in
+                #expect(await eventually(timeout: .seconds(10)) { (try? await storedFields(name, pool)["state"]) == "open" })
+                #expect(await eventually { breaker.status().storeAvailable && breaker.view.state == .open })
+            }
         }
     }
 

@@ -195,23 +195,23 @@ struct ScriptFindingsTests {
     func hugeBatchIsBounded() async throws {
         let server = try RedisServerProcess(arguments: ["--busy-reply-threshold", "1000"])
         defer { server.stop() }
-        let private_ = RedisConnectionPool(configuration: try RedisConfiguration(url: server.url), size: 1)
-        let probe = RedisConnection(configuration: try RedisConfiguration(url: server.url))
-        _ = try await probe.execute("PING")
-        let name = try uniqueName("huge")
-        // Quorum 2 with one instance: no trip ends the loop early.
-        let config = "threshold=5;quorum=2;rate=50;min_calls=10;tw_ms=60000;base_ms=60000"
-        async let big = BreakerScript.call(private_, name: name, operation: "record", instanceID: "A", configuration: config, argument: "S1000000F1500000")
-        var busy = 0
-        for _ in 0..<50 {
-            do { _ = try await probe.execute("PING") } catch let error as RedisError where error.serverErrorPrefix == "BUSY" { busy += 1 }
-            try await Task.sleep(for: .milliseconds(20))
+        try await withPool(try RedisConfiguration(url: server.url), size: 1) { private_ in
+            try await withConnection(try RedisConfiguration(url: server.url)) { probe in
+                _ = try await probe.execute("PING")
+                let name = try uniqueName("huge")
+                // Quorum 2 with one instance: no trip ends the loop early.
+                let config = "threshold=5;quorum=2;rate=50;min_calls=10;tw_ms=60000;base_ms=60000"
+                async let big = BreakerScript.call(private_, name: name, operation: "record", instanceID: "A", configuration: config, argument: "S1000000F1500000")
+                var busy = 0
+                for _ in 0..<50 {
+                    do { _ = try await probe.execute("PING") } catch let error as RedisError where error.serverErrorPrefix == "BUSY" { busy += 1 }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let reply = try ScriptReply(try await big)
+                #expect(busy == 0, "Redis answered BUSY \(busy) times while the script ran")
+                #expect(reply.failureCount == 1_500_000)
+            }
         }
-        let reply = try ScriptReply(try await big)
-        #expect(busy == 0, "Redis answered BUSY \(busy) times while the script ran")
-        #expect(reply.failureCount == 1_500_000)
-        await private_.shutdown()
-        await probe.shutdown()
     }
 }
 
