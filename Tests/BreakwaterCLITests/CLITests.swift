@@ -3,7 +3,7 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("breakwater CLI: output and exit codes")
+@Suite("breakwater CLI: output and exit codes", .tags(.integration))
 struct CLITests {
     let pool: RedisConnectionPool
 

@@ -4,7 +4,7 @@ import RedisClient
 import Testing
 
 /// Real processes: a flaky loopback upstream, two `breakwater run` daemons, the CLI, one Redis.
-@Suite("End to end: daemons, upstream, CLI", .serialized)
+@Suite("End to end: daemons, upstream, CLI", .serialized, .tags(.integration))
 struct EndToEndTests {
     let pool: RedisConnectionPool
 

@@ -3,12 +3,12 @@ import Foundation
 import RedisClient
 import Testing
 
-/// SPEC §8 with real processes: `breakwater run` daemons on one Redis, and loopback fake
+/// Fleet-coordinated collection with real processes: `breakwater run` daemons on one Redis, and loopback fake
 /// upstreams that log every request they receive (arrival time, query, Authorization).
 ///
 /// Each test owns its redis-server: these tests count requests per interval, and the shared
 /// test Redis is stalled now and then by other suites' heavy scripts.
-@Suite("Fleet-coordinated collection: real daemons, counting upstreams", .serialized)
+@Suite("Fleet-coordinated collection: real daemons, counting upstreams", .serialized, .tags(.integration))
 struct FleetEndToEndTests {
     let redis: RedisServerProcess
     let pool: RedisConnectionPool

@@ -3,9 +3,9 @@ import Foundation
 import RedisClient
 import Testing
 
-/// SPEC §10 from the operator's side: overrides with expiry and a reason, the ledger and
+/// The operator's side of the shared state: overrides with expiry and a reason, the ledger and
 /// `history`, `status` summary and filter, `reset --all`, and the dashboard's HTTP surface.
-@Suite("Operator view: overrides, ledger, status, dashboard")
+@Suite("Operator view: overrides, ledger, status, dashboard", .tags(.integration))
 struct OperatorViewTests {
     let pool: RedisConnectionPool
 
@@ -75,52 +75,52 @@ struct OperatorViewTests {
 
     @Test("status prints a summary line and filters by --state; reset --all needs --yes")
     func statusSummaryAndResetAll() async throws {
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        let env = ["REDIS_URL": server.url]
-        #expect(try await breakwater(["force-open", "a1"], environment: env).exitCode == 0)
-        #expect(try await breakwater(["force-close", "b1"], environment: env).exitCode == 0)
-        #expect(try await breakwater(["reset", "c1"], environment: env).exitCode == 0)
-        let status = try await breakwater(["status"], environment: env)
-        #expect(status.output.contains("3 breakers: 2 closed, 1 open, 0 half-open, 2 forced"), "\(status.output)")
-        let open = try await breakwater(["status", "--state", "open"], environment: env)
-        let rows = open.output.split(separator: "\n").filter { $0.hasPrefix("a1") || $0.hasPrefix("b1") || $0.hasPrefix("c1") }
-        #expect(rows.count == 1 && rows[0].hasPrefix("a1"), "\(open.output)")
-        #expect(try await breakwater(["reset", "--all"], environment: env).exitCode == 2)
-        let all = try await breakwater(["reset", "--all", "--yes"], environment: env)
-        #expect(all.exitCode == 0)
-        let after = try await breakwater(["status"], environment: env)
-        #expect(after.output.contains("3 breakers: 3 closed, 0 open, 0 half-open, 0 forced"), "\(after.output)")
+        try await withRedisServer() { server in
+            let env = ["REDIS_URL": server.url]
+            #expect(try await breakwater(["force-open", "a1"], environment: env).exitCode == 0)
+            #expect(try await breakwater(["force-close", "b1"], environment: env).exitCode == 0)
+            #expect(try await breakwater(["reset", "c1"], environment: env).exitCode == 0)
+            let status = try await breakwater(["status"], environment: env)
+            #expect(status.output.contains("3 breakers: 2 closed, 1 open, 0 half-open, 2 forced"), "\(status.output)")
+            let open = try await breakwater(["status", "--state", "open"], environment: env)
+            let rows = open.output.split(separator: "\n").filter { $0.hasPrefix("a1") || $0.hasPrefix("b1") || $0.hasPrefix("c1") }
+            #expect(rows.count == 1 && rows[0].hasPrefix("a1"), "\(open.output)")
+            #expect(try await breakwater(["reset", "--all"], environment: env).exitCode == 2)
+            let all = try await breakwater(["reset", "--all", "--yes"], environment: env)
+            #expect(all.exitCode == 0)
+            let after = try await breakwater(["status"], environment: env)
+            #expect(after.output.contains("3 breakers: 3 closed, 0 open, 0 half-open, 0 forced"), "\(after.output)")
+        }
     }
 
     @Test("dashboard serves the page, every breaker with statistics and ledger, and live events over SSE")
     func dashboardHTTP() async throws {
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        let env = ["REDIS_URL": server.url]
-        #expect(try await breakwater(["force-open", "dash-1", "--note", "<script>x</script>"], environment: env).exitCode == 0)
-        let port = try Loopback.freePort()
-        let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
-        defer { dashboard.stop(signal: SIGTERM) }
-        #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
-        let page = try await httpGet("http://127.0.0.1:\(port)/")
-        #expect(page.contains("<title>Breakwater breakers</title>"))
-        let api = try await httpGet("http://127.0.0.1:\(port)/api/breakers")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(api.utf8)) as? [String: Any])
-        let breakers = try #require(object["breakers"] as? [[String: Any]])
-        let entry = try #require(breakers.first { $0["name"] as? String == "dash-1" })
-        #expect(entry["state"] as? String == "open" && entry["forced"] as? String == "open")
-        #expect(entry["forced_note"] as? String == "<script>x</script>")
-        #expect((entry["recent"] as? [[String: Any]])?.first?["reason"] as? String == "forced_open")
-        // SSE: a transition made with the CLI arrives on an open stream.
-        let stream = try ChildProcess("curl", ["-sN", "--max-time", "30", "http://127.0.0.1:\(port)/events"])
-        defer { stream.stop(signal: SIGKILL) }
-        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
-        #expect(try await breakwater(["reset", "dash-1"], environment: env).exitCode == 0)
-        #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("\"reason\":\"reset\"") }, "\(stream.output)")
-        // SIGTERM drains promptly even with an event stream open.
-        dashboard.stop(signal: SIGTERM)
-        #expect(await dashboard.exited(within: .seconds(15)) == 0)
+        try await withRedisServer() { server in
+            let env = ["REDIS_URL": server.url]
+            #expect(try await breakwater(["force-open", "dash-1", "--note", "<script>x</script>"], environment: env).exitCode == 0)
+            let port = try Loopback.freePort()
+            let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
+            defer { dashboard.stop(signal: SIGTERM) }
+            #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
+            let page = try await httpGet("http://127.0.0.1:\(port)/")
+            #expect(page.contains("<title>Breakwater breakers</title>"))
+            let api = try await httpGet("http://127.0.0.1:\(port)/api/breakers")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(api.utf8)) as? [String: Any])
+            let breakers = try #require(object["breakers"] as? [[String: Any]])
+            let entry = try #require(breakers.first { $0["name"] as? String == "dash-1" })
+            #expect(entry["state"] as? String == "open" && entry["forced"] as? String == "open")
+            #expect(entry["forced_note"] as? String == "<script>x</script>")
+            #expect((entry["recent"] as? [[String: Any]])?.first?["reason"] as? String == "forced_open")
+            // SSE: a transition made with the CLI arrives on an open stream.
+            let stream = try ChildProcess("curl", ["-sN", "--max-time", "30", "http://127.0.0.1:\(port)/events"])
+            defer { stream.stop(signal: SIGKILL) }
+            #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
+            #expect(try await breakwater(["reset", "dash-1"], environment: env).exitCode == 0)
+            #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("\"reason\":\"reset\"") }, "\(stream.output)")
+            // SIGTERM drains promptly even with an event stream open.
+            dashboard.stop(signal: SIGTERM)
+            #expect(await dashboard.exited(within: .seconds(15)) == 0)
+        }
     }
 
     func httpGet(_ url: String) async throws -> String {
@@ -130,7 +130,7 @@ struct OperatorViewTests {
     }
 }
 
-@Suite("Operator view in a running daemon: /breakers, /, shadow mode")
+@Suite("Operator view in a running daemon: /breakers, /, shadow mode", .tags(.integration))
 struct DaemonOperatorViewTests {
     func get(_ url: String) async throws -> String {
         let curl = try ChildProcess("curl", ["-sf", "--max-time", "10", url])

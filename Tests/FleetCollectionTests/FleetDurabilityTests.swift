@@ -4,9 +4,9 @@ import Foundation
 import RedisClient
 import Testing
 
-/// SPEC §7: "every cb_state hash, the ledger and the schedules survive" a Redis restart with
+/// Every cb_state hash, the ledger and the schedules survive a Redis restart with
 /// AOF on and the shipped ACL file, written as the least-privilege `breakwater` user.
-@Suite("Durability: schedules, cursors and rate-limit rings survive a Redis restart")
+@Suite("Durability: schedules, cursors and rate-limit rings survive a Redis restart", .tags(.integration))
 struct FleetDurabilityTests {
     static let deployRedis = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("deploy/redis")

@@ -6,7 +6,7 @@ import Testing
 
 /// The Lua scripts against the real test Redis: slot claims, the shared token ring, cursor
 /// commits, and what they do with garbage.
-@Suite("Fleet scripts on a real redis-server")
+@Suite("Fleet scripts on a real redis-server", .tags(.integration))
 struct FleetScriptTests {
     let pool: RedisConnectionPool
     let prefix = TestRedis.uniquePrefix("fleet")

@@ -7,7 +7,7 @@ import Testing
 /// The fleet schedule's key lives as long as its deadlines need it, far-future deadlines are
 /// repaired, pauses of any size are clamped and stored as integers, and a 429 pauses the
 /// whole rate-limit group.
-@Suite("Fleet schedule: key lifetime, pause bounds and group pauses")
+@Suite("Fleet schedule: key lifetime, pause bounds and group pauses", .tags(.integration))
 struct ScheduleLifetimeTests {
     let pool: RedisConnectionPool
     let prefix = TestRedis.uniquePrefix("sched-life")

@@ -3,7 +3,7 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("Redis commands against a real server")
+@Suite("Redis commands against a real server", .tags(.integration))
 struct RedisCommandTests {
     let pool: RedisConnectionPool
     let prefix = TestRedis.uniquePrefix("rc")
@@ -107,24 +107,24 @@ struct RedisCommandTests {
     @Test("runs Lua scripts by EVALSHA and reloads them after SCRIPT FLUSH")
     func scriptsReloadAfterFlush() async throws {
         // SCRIPT FLUSH affects the whole server, so this test owns one.
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        try await withPool(try RedisConfiguration(url: server.url), size: 1) { own in
-            let script = RedisScript(name: "incr_by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
-            #expect(try await own.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
-            let sha = try #require(try await own.execute("SCRIPT", "LOAD", script.source).string)
-            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
-            _ = try await own.execute("SCRIPT", "FLUSH")
-            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(0)]))
-            // The cached SHA now gets NOSCRIPT; the client must load and retry transparently.
-            #expect(try await own.evaluate(script, keys: ["s"], arguments: [2]) == .integer(7))
-            #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
-            let broken = RedisScript(name: "broken", source: "return redis.call('NOPE')")
-            await #expect {
-                try await own.evaluate(broken, keys: [], arguments: [])
-            } throws: { error in
-                guard let error = error as? RedisError else { return false }
-                return error.code == .server && error.message.contains("broken")
+        try await withRedisServer() { server in
+            try await withPool(try RedisConfiguration(url: server.url), size: 1) { own in
+                let script = RedisScript(name: "incr_by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
+                #expect(try await own.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
+                let sha = try #require(try await own.execute("SCRIPT", "LOAD", script.source).string)
+                #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
+                _ = try await own.execute("SCRIPT", "FLUSH")
+                #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(0)]))
+                // The cached SHA now gets NOSCRIPT; the client must load and retry transparently.
+                #expect(try await own.evaluate(script, keys: ["s"], arguments: [2]) == .integer(7))
+                #expect(try await own.execute("SCRIPT", "EXISTS", sha) == .array([.integer(1)]))
+                let broken = RedisScript(name: "broken", source: "return redis.call('NOPE')")
+                await #expect {
+                    try await own.evaluate(broken, keys: [], arguments: [])
+                } throws: { error in
+                    guard let error = error as? RedisError else { return false }
+                    return error.code == .server && error.message.contains("broken")
+                }
             }
         }
     }
@@ -171,13 +171,13 @@ struct RedisCommandTests {
     @Test("connects through a unix socket")
     func unixSocket() async throws {
         let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(UUID().uuidString.prefix(8)).sock").path
-        let server = try RedisServerProcess(arguments: ["--unixsocket", socketPath, "--unixsocketperm", "700"])
-        defer { server.stop() }
-        try await withConnection(try RedisConfiguration(url: "unix://\(socketPath)?db=2")) { connection in
-            _ = try await connection.execute("SET", "u", "via-socket")
-            #expect(try await connection.execute("GET", "u").string == "via-socket")
-            try await withConnection(try RedisConfiguration(url: server.url + "/2")) { tcp in
-                #expect(try await tcp.execute("GET", "u").string == "via-socket")
+        try await withRedisServer(arguments: ["--unixsocket", socketPath, "--unixsocketperm", "700"]) { server in
+            try await withConnection(try RedisConfiguration(url: "unix://\(socketPath)?db=2")) { connection in
+                _ = try await connection.execute("SET", "u", "via-socket")
+                #expect(try await connection.execute("GET", "u").string == "via-socket")
+                try await withConnection(try RedisConfiguration(url: server.url + "/2")) { tcp in
+                    #expect(try await tcp.execute("GET", "u").string == "via-socket")
+                }
             }
         }
     }

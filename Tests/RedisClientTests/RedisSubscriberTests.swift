@@ -3,7 +3,7 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("Redis pub/sub")
+@Suite("Redis pub/sub", .tags(.integration))
 struct RedisSubscriberTests {
     @Test("delivers messages in publish order, binary payloads intact")
     func deliveryOrder() async throws {
@@ -53,30 +53,30 @@ struct RedisSubscriberTests {
 
     @Test("resubscribes after the server restarts and tells the consumer")
     func resubscribesAfterRestart() async throws {
-        let server = try RedisServerProcess()
-        defer { server.stop() }
-        var configuration = try RedisConfiguration(url: server.url)
-        configuration.initialReconnectDelay = .milliseconds(20)
-        configuration.maximumReconnectDelay = .milliseconds(200)
-        let subscriber = try RedisSubscriber(configuration: configuration)
-        defer { subscriber.close() }
-        try await subscriber.subscribe(["events"])
-        server.kill()
-        try server.start()
-        var sawDisconnect = false
-        var iterator = subscriber.events.makeAsyncIterator()
-        while let event = await iterator.next() {
-            if case .disconnected = event { sawDisconnect = true }
-            if case .reconnected = event { break }
-        }
-        #expect(sawDisconnect)
-        try await withConnection(configuration) { publisher in
-            let delivered = try await publisher.execute("PUBLISH", "events", "after-restart")
-            #expect(delivered == .integer(1))
+        try await withRedisServer() { server in
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.initialReconnectDelay = .milliseconds(20)
+            configuration.maximumReconnectDelay = .milliseconds(200)
+            let subscriber = try RedisSubscriber(configuration: configuration)
+            defer { subscriber.close() }
+            try await subscriber.subscribe(["events"])
+            server.kill()
+            try server.start()
+            var sawDisconnect = false
+            var iterator = subscriber.events.makeAsyncIterator()
             while let event = await iterator.next() {
-                if case .message(let message) = event {
-                    #expect(message.text == "after-restart")
-                    break
+                if case .disconnected = event { sawDisconnect = true }
+                if case .reconnected = event { break }
+            }
+            #expect(sawDisconnect)
+            try await withConnection(configuration) { publisher in
+                let delivered = try await publisher.execute("PUBLISH", "events", "after-restart")
+                #expect(delivered == .integer(1))
+                while let event = await iterator.next() {
+                    if case .message(let message) = event {
+                        #expect(message.text == "after-restart")
+                        break
+                    }
                 }
             }
         }

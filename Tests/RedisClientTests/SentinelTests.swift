@@ -7,7 +7,7 @@ import Testing
 
 /// Real master, replica and three sentinels on loopback (``SentinelCluster``); serialized so
 /// at most one cluster runs at a time on small CI machines.
-@Suite("Redis Sentinel", .serialized)
+@Suite("Redis Sentinel", .serialized, .tags(.integration))
 struct SentinelTests {
     private static func configuration(_ url: String) throws -> RedisConfiguration {
         var configuration = try RedisConfiguration(url: url)

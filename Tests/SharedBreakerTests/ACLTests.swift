@@ -9,7 +9,7 @@ import Testing
 /// least-privilege `breakwater` user can do everything the service does, and nothing else.
 ///
 /// Each test owns its server (started with `--aclfile`), so the shared test Redis is untouched.
-@Suite("The deploy/redis/users.acl grants the breakwater user exactly what the service needs")
+@Suite("The deploy/redis/users.acl grants the breakwater user exactly what the service needs", .tags(.integration))
 struct ACLTests {
     static let breakwaterPassword = "bw-acl-test-password"
     static let adminPassword = "admin-acl-test-password"
@@ -195,13 +195,13 @@ struct ACLTests {
         #expect(await makeACL.exited(within: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
         let rendered = try String(contentsOf: output, encoding: .utf8)
         #expect(!rendered.contains("made-bw-password") && !rendered.contains("_PASSWORD@"), "clear text or placeholder left:\n\(rendered)")
-        let hashed = try RedisServerProcess(arguments: ["--aclfile", output.path])
-        defer { hashed.stop() }
-        try await withPool(try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1) { user in
-            #expect(try await user.execute("PING").string == "PONG")
-            await user.shutdown()
-            try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong in
-                await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
+        try await withRedisServer(arguments: ["--aclfile", output.path]) { hashed in
+            try await withPool(try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1) { user in
+                #expect(try await user.execute("PING").string == "PONG")
+                await user.shutdown()
+                try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong in
+                    await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
+                }
             }
         }
     }

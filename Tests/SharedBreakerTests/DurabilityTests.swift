@@ -5,11 +5,11 @@ import RedisClient
 import Testing
 @testable import SharedBreaker
 
-/// SPEC §7 / issue #9 finding 0: a Redis restart under the shipped ACL file and AOF keeps
-/// every breaker, field for field. Redis replays the AOF as the default user and checks each
-/// replayed MULTI/EXEC (a script's effects) against it: with `default off -@all` every
-/// breaker write was refused on replay and a restart lost every `cb_state:*` key.
-@Suite("Durability: a Redis restart configured as compose and systemd configure it keeps every breaker")
+/// A Redis restart under the shipped ACL file and AOF keeps every breaker, field for field.
+/// Redis replays the AOF as the default user and checks each replayed MULTI/EXEC (a script's
+/// effects) against it: with `default off -@all` every breaker write would be refused on
+/// replay and a restart would lose every `cb_state:*` key.
+@Suite("Durability: a Redis restart configured as compose and systemd configure it keeps every breaker", .tags(.integration))
 struct DurabilityTests {
     static let breakwaterPassword = "durability-bw-password"
     static let adminPassword = "durability-admin-password"

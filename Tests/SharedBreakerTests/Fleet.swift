@@ -50,20 +50,18 @@ func withGroup<Result>(
     try await withCleanup(group, cleanUp: { await $0.shutdown() }, body)
 }
 
-/// One running instance's breaker `name` for the duration of `body`; afterwards, on every
-/// path, the instance is stopped and the breaker's keys (state, ledger) are deleted.
-func withBreaker<Result>(
-    _ name: BreakerName, options: SharedBreakerOptions, redis: RedisConfiguration, pollInterval: Duration = .milliseconds(200),
+/// Runs `body`, then deletes breaker `name`'s keys (state, ledger) through a short-lived pool
+/// on every path (for tests without a pool of their own).
+func withBreakerKeysDeleted<Result>(
+    _ name: BreakerName, redis: RedisConfiguration,
     isolation: isolated (any Actor)? = #isolation,
-    _ body: (SharedBreaker, RedisConnectionPool) async throws -> Result
+    _ body: () async throws -> Result
 ) async throws -> Result {
-    try await withPool(redis, size: 1) { pool in
-        try await withKeysDeleted([name.stateKey, name.logKey], pool: pool) {
-            try await withFleet(count: 1, redis: redis, pollInterval: pollInterval) { fleet in
-                try await body(try await fleet.breakers(name, options: options)[0], pool)
-            }
-        }
-    }
+    try await withCleanup(name, cleanUp: { name in
+        let pool = RedisConnectionPool(configuration: redis, size: 1)
+        _ = try? await pool.execute("DEL", name.stateKey, name.logKey)
+        await pool.shutdown()
+    }) { _ in try await body() }
 }
 
 /// A configuration for `server` that notices an outage and reconnects fast (outage tests).

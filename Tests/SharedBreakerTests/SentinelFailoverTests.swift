@@ -6,8 +6,8 @@ import SafeNumbers
 import Testing
 @testable import SharedBreaker
 
-/// Shared breakers over `redis-sentinel://` across a `SENTINEL FAILOVER` (SPEC §9, issue 14 A).
-@Suite("Shared breakers over Redis Sentinel", .serialized)
+/// Shared breakers over `redis-sentinel://` across a `SENTINEL FAILOVER`.
+@Suite("Shared breakers over Redis Sentinel", .serialized, .tags(.integration))
 struct SentinelFailoverTests {
     @Test("3 instances record outcomes, trip and recover a breaker, and keep doing so across a failover")
     func breakersSurviveFailover() async throws {
