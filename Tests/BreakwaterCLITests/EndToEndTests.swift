@@ -106,12 +106,13 @@ struct EndToEndTests {
     func timeoutsAndGarbage() async throws {
         for mode in ["timeout", "garbage"] {
             let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())-\(mode)"
-            let upstream = try FlakyUpstream(arguments: ["--mode", mode, "--hang-seconds", "2"])
-            let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
-            #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
-            #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
-            #expect(await daemon.terminate() == 0)
-            _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name)
+            try await withKeysDeleted(["cb_state:" + name, "collector:" + name], pool: pool) {
+                let upstream = try FlakyUpstream(arguments: ["--mode", mode, "--hang-seconds", "2"])
+                let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
+                #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
+                #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
+                #expect(await daemon.terminate() == 0)
+            }
         }
     }
 }

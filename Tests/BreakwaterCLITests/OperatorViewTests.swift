@@ -22,48 +22,50 @@ struct OperatorViewTests {
     @Test("force-open --for lapses by server time to half-open; the ledger records actor, note and the lapse")
     func forceOpenLapses() async throws {
         let name = uniqueName("lapse")
-        let opened = try await breakwater(["force-open", name, "--for", "1s", "--note", "deploy <b>42</b>", "--actor", "alice@ops"])
-        #expect(opened.exitCode == 0, "\(opened.output)")
-        #expect(opened.output.contains("lapses in"))
-        let stored = try await fields(name)
-        #expect(stored["forced"] == "open" && stored["forced_note"] == "deploy <b>42</b>" && stored["forced_actor"] == "alice@ops")
-        // Reading it after the deadline (Redis server time) shows the lapsed override: half-open.
-        #expect(await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
-            (try? await breakwater(["status", name, "--json"]))?.output.contains("\"state\" : \"half-open\"") == true
-        })
-        let after = try await fields(name)
-        #expect(after["state"] == "half-open" && after["forced"] == "" && after["forced_note"] == "")
-        let history = try await breakwater(["history", name, "--json"])
-        #expect(history.exitCode == 0, "\(history.output)")
-        let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
-        #expect(entries.first?["reason"] as? String == "override_expired")
-        let forced = try #require(entries.last)
-        #expect(forced["reason"] as? String == "forced_open")
-        #expect(forced["actor"] as? String == "alice@ops")
-        #expect(forced["note"] as? String == "deploy <b>42</b>")
-        #expect((forced["until_ms"] as? Int ?? 0) > 0)
-        _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name)
+        try await withKeysDeleted(["cb_state:" + name, "cb_log:" + name], pool: pool) {
+            let opened = try await breakwater(["force-open", name, "--for", "1s", "--note", "deploy <b>42</b>", "--actor", "alice@ops"])
+            #expect(opened.exitCode == 0, "\(opened.output)")
+            #expect(opened.output.contains("lapses in"))
+            let stored = try await fields(name)
+            #expect(stored["forced"] == "open" && stored["forced_note"] == "deploy <b>42</b>" && stored["forced_actor"] == "alice@ops")
+            // Reading it after the deadline (Redis server time) shows the lapsed override: half-open.
+            #expect(await eventually(timeout: .seconds(20), interval: .milliseconds(200)) {
+                (try? await breakwater(["status", name, "--json"]))?.output.contains("\"state\" : \"half-open\"") == true
+            })
+            let after = try await fields(name)
+            #expect(after["state"] == "half-open" && after["forced"] == "" && after["forced_note"] == "")
+            let history = try await breakwater(["history", name, "--json"])
+            #expect(history.exitCode == 0, "\(history.output)")
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
+            #expect(entries.first?["reason"] as? String == "override_expired")
+            let forced = try #require(entries.last)
+            #expect(forced["reason"] as? String == "forced_open")
+            #expect(forced["actor"] as? String == "alice@ops")
+            #expect(forced["note"] as? String == "deploy <b>42</b>")
+            #expect((forced["until_ms"] as? Int ?? 0) > 0)
+        }
     }
 
     @Test("a lapsed force-close closes with trip counters cleared; history lists newest first")
     func forceCloseLapses() async throws {
         let name = uniqueName("lapse-close")
-        #expect(try await breakwater(["force-close", name, "--for", "0.5s", "--note", "ok"]).exitCode == 0)
-        _ = try await pool.execute("HSET", "cb_state:" + name, "failure_count", "3")
-        let deadline = Int64(try await fields(name)["forced_until_ms"] ?? "") ?? 0
-        #expect(await eventually(timeout: .seconds(20)) {
-            let time = (try? await pool.execute("TIME").array) ?? []
-            return (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000 > deadline
-        })
-        // The next manual action (a reset) first applies the lapse: two ledger entries.
-        #expect(try await breakwater(["reset", name, "--note", "after"]).exitCode == 0)
-        let history = try await breakwater(["history", name, "--json", "--limit", "10"])
-        let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
-        #expect(entries.map { $0["reason"] as? String ?? "" } == ["reset", "override_expired", "forced_closed"])
-        #expect(entries.map { $0["version"] as? Int ?? 0 } == [3, 2, 1])
-        let table = try await breakwater(["history", name])
-        #expect(table.output.contains("override_expired") && table.output.contains("REASON"))
-        _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name)
+        try await withKeysDeleted(["cb_state:" + name, "cb_log:" + name], pool: pool) {
+            #expect(try await breakwater(["force-close", name, "--for", "0.5s", "--note", "ok"]).exitCode == 0)
+            _ = try await pool.execute("HSET", "cb_state:" + name, "failure_count", "3")
+            let deadline = Int64(try await fields(name)["forced_until_ms"] ?? "") ?? 0
+            #expect(await eventually(timeout: .seconds(20)) {
+                let time = (try? await pool.execute("TIME").array) ?? []
+                return (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000 > deadline
+            })
+            // The next manual action (a reset) first applies the lapse: two ledger entries.
+            #expect(try await breakwater(["reset", name, "--note", "after"]).exitCode == 0)
+            let history = try await breakwater(["history", name, "--json", "--limit", "10"])
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(history.output.utf8)) as? [[String: Any]])
+            #expect(entries.map { $0["reason"] as? String ?? "" } == ["reset", "override_expired", "forced_closed"])
+            #expect(entries.map { $0["version"] as? Int ?? 0 } == [3, 2, 1])
+            let table = try await breakwater(["history", name])
+            #expect(table.output.contains("override_expired") && table.output.contains("REASON"))
+        }
     }
 
     @Test("--for rejects nonsense with exit 2 naming the value", arguments: ["soon", "-5m", "0s", "400d"])
@@ -141,32 +143,33 @@ struct DaemonOperatorViewTests {
     @Test("a shadow-mode daemon trips the shared breaker but keeps calling; /breakers shows fleet statistics")
     func shadowDaemon() async throws {
         let name = "ops-\(UUID().uuidString.prefix(8).lowercased())-shadowd"
-        try await withPool(try TestRedis.configuration(), size: 1) { pool in
-            let upstream = try FlakyUpstream(arguments: ["--mode", "error500"])
-            let daemon = try DaemonProcess(instance: "shadow-1", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2, mode: "shadow")
-            #expect(await eventually(timeout: .seconds(30)) { (try? await pool.execute("HGET", "cb_state:" + name, "state").string) == "open" })
-            let atTrip = try upstream.requestCount()
-            // Enforcement would stop calling for 60 s; shadow mode keeps polling.
-            #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= atTrip + 5 }, "shadow mode rejected calls")
-            let base = "http://127.0.0.1:\(daemon.httpPort)"
-            let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try await get(base + "/breakers").utf8)) as? [[String: Any]])
-            let status = try #require(breakers.first { $0["name"] as? String == name })
-            #expect(status["mode"] as? String == "shadow")
-            #expect(status["state"] as? String == "open")
-            #expect((status["version"] as? Int ?? 0) >= 1)
-            let thresholds = try #require(status["thresholds"] as? [String: Any])
-            #expect(thresholds["failure_threshold"] as? Int == 2)
-            let fleet = status  // the seed's get_status keys are top-level
-            #expect(fleet["health_score"] as? Double == 0)
-            #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
-            #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)
-            #expect((fleet["half_open"] as? [String: Any])?["max_calls"] as? Int == 1)
-            let metrics = try await get(base + "/metrics")
-            let wouldReject = metrics.split(separator: "\n").first { $0.hasPrefix("breakwater_would_reject_total{") && $0.contains(name) }
-            #expect(wouldReject.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0, "would-reject not counted")
-            #expect(try await get(base + "/").contains("Breakwater breakers"))
-            #expect(await daemon.terminate() == 0)
-            _ = try await pool.execute("DEL", "cb_state:" + name, "cb_log:" + name, "collector:" + name)
+        try await withKeysDeleted(["cb_state:" + name, "cb_log:" + name, "collector:" + name], pool: pool) {
+            try await withPool(try TestRedis.configuration(), size: 1) { pool in
+                let upstream = try FlakyUpstream(arguments: ["--mode", "error500"])
+                let daemon = try DaemonProcess(instance: "shadow-1", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2, mode: "shadow")
+                #expect(await eventually(timeout: .seconds(30)) { (try? await pool.execute("HGET", "cb_state:" + name, "state").string) == "open" })
+                let atTrip = try upstream.requestCount()
+                // Enforcement would stop calling for 60 s; shadow mode keeps polling.
+                #expect(await eventually(timeout: .seconds(30)) { ((try? upstream.requestCount()) ?? 0) >= atTrip + 5 }, "shadow mode rejected calls")
+                let base = "http://127.0.0.1:\(daemon.httpPort)"
+                let breakers = try #require(try JSONSerialization.jsonObject(with: Data(try await get(base + "/breakers").utf8)) as? [[String: Any]])
+                let status = try #require(breakers.first { $0["name"] as? String == name })
+                #expect(status["mode"] as? String == "shadow")
+                #expect(status["state"] as? String == "open")
+                #expect((status["version"] as? Int ?? 0) >= 1)
+                let thresholds = try #require(status["thresholds"] as? [String: Any])
+                #expect(thresholds["failure_threshold"] as? Int == 2)
+                let fleet = status  // the seed's get_status keys are top-level
+                #expect(fleet["health_score"] as? Double == 0)
+                #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
+                #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)
+                #expect((fleet["half_open"] as? [String: Any])?["max_calls"] as? Int == 1)
+                let metrics = try await get(base + "/metrics")
+                let wouldReject = metrics.split(separator: "\n").first { $0.hasPrefix("breakwater_would_reject_total{") && $0.contains(name) }
+                #expect(wouldReject.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 > 0, "would-reject not counted")
+                #expect(try await get(base + "/").contains("Breakwater breakers"))
+                #expect(await daemon.terminate() == 0)
+            }
         }
     }
 }

@@ -50,48 +50,49 @@ struct TLSEndToEndTests {
                     try? await pool.execute("HGET", "cb_state:" + name, field).string
                 }
                 let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
-                let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
-                let daemon = try DaemonProcess(instance: "tls-1", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: certificates.caFile), redisURL: server.url)
-                #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 3 }, "\(daemon.process.output.suffix(2000))")
-                #expect(readyStatus(daemon) == 200)
+                try await withKeysDeleted(["cb_state:" + name, "collector:" + name, "cb_log:" + name], pool: pool) {
+                    let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+                    let daemon = try DaemonProcess(instance: "tls-1", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: certificates.caFile), redisURL: server.url)
+                    #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) >= 3 }, "\(daemon.process.output.suffix(2000))")
+                    #expect(readyStatus(daemon) == 200)
 
-                // Trip and recover through the shared state.
-                try upstream.setMode("error500")
-                #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" })
-                try upstream.setMode("healthy")
-                #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
+                    // Trip and recover through the shared state.
+                    try upstream.setMode("error500")
+                    #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" })
+                    try upstream.setMode("healthy")
+                    #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "closed" })
 
-                // The dashboard subscribes over TLS and lists the breaker.
-                let port = try Loopback.freePort()
-                let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
-                defer { dashboard.stop(signal: SIGTERM) }
-                #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
-                let stream = try ChildProcess("curl", ["-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"])
-                defer { stream.stop(signal: SIGKILL) }
-                #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
+                    // The dashboard subscribes over TLS and lists the breaker.
+                    let port = try Loopback.freePort()
+                    let dashboard = try ChildProcess(Built.breakwater, ["dashboard", "--listen", "127.0.0.1:\(port)"], environment: env)
+                    defer { dashboard.stop(signal: SIGTERM) }
+                    #expect(await eventually(timeout: .seconds(30)) { Loopback.canConnect(port: port) })
+                    let stream = try ChildProcess("curl", ["-sN", "--max-time", "60", "http://127.0.0.1:\(port)/events"])
+                    defer { stream.stop(signal: SIGKILL) }
+                    #expect(await eventually(timeout: .seconds(15)) { stream.output.contains(": connected") })
 
-                // A force-open from the CLI reaches the daemon over pub/sub: its view opens.
-                let forced = try await breakwater(["force-open", name, "--note", "tls drill"], environment: env)
-                #expect(forced.exitCode == 0, "\(forced.output)")
-                #expect(await eventually(timeout: .seconds(10)) {
-                    ((try? Loopback.http(port: daemon.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
-                        .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2")
-                })
-                #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("forced_open") }, "\(stream.output.suffix(1000))")
-                let status = try await breakwater(["status", name], environment: env)
-                #expect(status.exitCode == 0 && status.output.contains("open"), "\(status.output)")
-                #expect(try await breakwater(["reset", name], environment: env).exitCode == 0)
+                    // A force-open from the CLI reaches the daemon over pub/sub: its view opens.
+                    let forced = try await breakwater(["force-open", name, "--note", "tls drill"], environment: env)
+                    #expect(forced.exitCode == 0, "\(forced.output)")
+                    #expect(await eventually(timeout: .seconds(10)) {
+                        ((try? Loopback.http(port: daemon.httpPort, path: "/metrics")).map { String(decoding: $0.body, as: UTF8.self) } ?? "")
+                            .contains("breakwater_breaker_state{breaker=\"\(name)\"} 2")
+                    })
+                    #expect(await eventually(timeout: .seconds(15)) { stream.output.contains("event: transition") && stream.output.contains("forced_open") }, "\(stream.output.suffix(1000))")
+                    let status = try await breakwater(["status", name], environment: env)
+                    #expect(status.exitCode == 0 && status.output.contains("open"), "\(status.output)")
+                    #expect(try await breakwater(["reset", name], environment: env).exitCode == 0)
 
-                // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
-                server.kill()
-                server.tls?.certFile = try await certificates.reissuedServerCertificate("restart")
-                #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
-                try server.start()
-                #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
-                let before = (try? await pool.execute("XLEN", "collector:" + name).int) ?? 0
-                #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) > before })
-                #expect(await daemon.terminate() == 0)
-                _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+                    // Redis restarts with a reissued certificate: the daemon reconnects and goes on.
+                    server.kill()
+                    server.tls?.certFile = try await certificates.reissuedServerCertificate("restart")
+                    #expect(await eventually(timeout: .seconds(15)) { readyStatus(daemon) == 503 })
+                    try server.start()
+                    #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
+                    let before = (try? await pool.execute("XLEN", "collector:" + name).int) ?? 0
+                    #expect(await eventually(timeout: .seconds(30)) { ((try? await pool.execute("XLEN", "collector:" + name).int) ?? 0) > before })
+                    #expect(await daemon.terminate() == 0)
+                }
             }
         }
     }
@@ -116,26 +117,27 @@ struct TLSEndToEndTests {
                 let trust = certificates.scratchPath("daemon-trust")
                 try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: trust)
                 let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
-                let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
-                let daemon = try DaemonProcess(instance: "tls-2", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: trust), redisURL: server.url)
-                #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 503 })
-                #expect(await eventually(timeout: .seconds(30)) { daemon.process.output.contains("cause=TLS unknown CA") }, "\(daemon.process.output.suffix(2000))")
-                // Reconnects go on with backoff meanwhile; each is refused the same way, and logged once.
-                try await Task.sleep(for: .seconds(2))
-                #expect(daemon.process.isRunning)
-                let lines = daemon.process.output.split(separator: "\n").filter { $0.contains("redis unreachable") && $0.contains("cause=TLS unknown CA") }
-                #expect(lines.count == 1, "\(lines)")
-                // The CA file is fixed: the next reconnect reads it.
-                try Data(contentsOf: URL(fileURLWithPath: certificates.caFile)).write(to: URL(fileURLWithPath: trust), options: .atomic)
-                #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
-                // SIGHUP re-reads the files and says so.
-                kill(daemon.process.pid, SIGHUP)
-                #expect(await eventually(timeout: .seconds(15)) { daemon.process.output.contains("SIGHUP: redis TLS files read") })
-                #expect(await daemon.terminate() == 0)
-                var configuration = try RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile])
-                configuration.connectTimeout = .seconds(5)
-                try await withPool(configuration, size: 1) { pool in
-                    _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+                try await withKeysDeleted(["cb_state:" + name, "collector:" + name, "cb_log:" + name], pool: pool) {
+                    let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
+                    let daemon = try DaemonProcess(instance: "tls-2", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: trust), redisURL: server.url)
+                    #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 503 })
+                    #expect(await eventually(timeout: .seconds(30)) { daemon.process.output.contains("cause=TLS unknown CA") }, "\(daemon.process.output.suffix(2000))")
+                    // Reconnects go on with backoff meanwhile; each is refused the same way, and logged once.
+                    try await Task.sleep(for: .seconds(2))
+                    #expect(daemon.process.isRunning)
+                    let lines = daemon.process.output.split(separator: "\n").filter { $0.contains("redis unreachable") && $0.contains("cause=TLS unknown CA") }
+                    #expect(lines.count == 1, "\(lines)")
+                    // The CA file is fixed: the next reconnect reads it.
+                    try Data(contentsOf: URL(fileURLWithPath: certificates.caFile)).write(to: URL(fileURLWithPath: trust), options: .atomic)
+                    #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 200 }, "\(daemon.process.output.suffix(2000))")
+                    // SIGHUP re-reads the files and says so.
+                    kill(daemon.process.pid, SIGHUP)
+                    #expect(await eventually(timeout: .seconds(15)) { daemon.process.output.contains("SIGHUP: redis TLS files read") })
+                    #expect(await daemon.terminate() == 0)
+                    var configuration = try RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile])
+                    configuration.connectTimeout = .seconds(5)
+                    try await withPool(configuration, size: 1) { pool in
+                    }
                 }
             }
         }

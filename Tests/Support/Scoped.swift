@@ -133,15 +133,3 @@ public func withSentinelCluster<Result>(
 ) async throws -> Result {
     try await withCleanup(try await SentinelCluster.start(tls: certificates), cleanUp: { $0.stop() }, body)
 }
-
-/// A child process for the duration of `body`, stopped (SIGTERM, then SIGKILL) afterwards on
-/// every path.
-public func withChildProcess<Result>(
-    _ executable: String,
-    _ arguments: [String],
-    environment: [String: String] = [:],
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: (ChildProcess) async throws -> Result
-) async throws -> Result {
-    try await withCleanup(try ChildProcess(executable, arguments, environment: environment), cleanUp: { $0.stop() }, body)
-}
