@@ -1,7 +1,4 @@
 import BreakerCore
-import BreakwaterTestSupport
-import Foundation
-import RedisClient
 import Testing
 @testable import SharedBreaker
 

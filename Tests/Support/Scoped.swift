@@ -55,39 +55,6 @@ public func withConnection<Result>(
     try await withCleanup(RedisConnection(configuration: configuration), cleanUp: { await $0.shutdown() }, body)
 }
 
-/// Keys a test owns on the shared test Redis: every key it writes starts with ``prefix``.
-public struct RedisKeys: Sendable {
-    /// A prefix unique to this test, e.g. `t:3F2A…:`.
-    public let prefix: String
-    /// A pool to the shared test Redis (`REDIS_URL`).
-    public let pool: RedisConnectionPool
-    /// The configuration from `REDIS_URL`.
-    public let configuration: RedisConfiguration
-
-    /// `prefix + suffix`.
-    public func key(_ suffix: String) -> String { prefix + suffix }
-}
-
-/// A unique key prefix and a pool on the shared test Redis for the duration of `body`;
-/// afterwards, on every path, every key under the prefix is deleted and the pool shut down.
-///
-/// - Parameters:
-///   - label: the prefix's first part (for reading `redis-cli` output).
-///   - size: the pool's size.
-public func withRedisKeys<Result>(
-    _ label: String = "t",
-    size: Int = 2,
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: (RedisKeys) async throws -> Result
-) async throws -> Result {
-    let configuration = try TestRedis.configuration()
-    let keys = RedisKeys(prefix: TestRedis.uniquePrefix(label), pool: RedisConnectionPool(configuration: configuration, size: size), configuration: configuration)
-    return try await withCleanup(keys, cleanUp: { keys in
-        await TestRedis.cleanUp(prefix: keys.prefix, pool: keys.pool)
-        await keys.pool.shutdown()
-    }, body)
-}
-
 /// Runs `body`, then deletes every key starting with `prefix` through `pool` on every path
 /// (for suites that own a pool and a prefix).
 public func withKeyCleanup<Result>(
