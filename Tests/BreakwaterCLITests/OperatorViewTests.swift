@@ -77,7 +77,7 @@ struct OperatorViewTests {
 
     @Test("status prints a summary line and filters by --state; reset --all needs --yes")
     func statusSummaryAndResetAll() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let env = ["REDIS_URL": server.url]
             #expect(try await breakwater(["force-open", "a1"], environment: env).exitCode == 0)
             #expect(try await breakwater(["force-close", "b1"], environment: env).exitCode == 0)
@@ -97,7 +97,7 @@ struct OperatorViewTests {
 
     @Test("dashboard serves the page, every breaker with statistics and ledger, and live events over SSE")
     func dashboardHTTP() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let env = ["REDIS_URL": server.url]
             #expect(try await breakwater(["force-open", "dash-1", "--note", "<script>x</script>"], environment: env).exitCode == 0)
             let port = try Loopback.freePort()
@@ -143,8 +143,8 @@ struct DaemonOperatorViewTests {
     @Test("a shadow-mode daemon trips the shared breaker but keeps calling; /breakers shows fleet statistics")
     func shadowDaemon() async throws {
         let name = "ops-\(UUID().uuidString.prefix(8).lowercased())-shadowd"
-        try await withKeysDeleted(["cb_state:" + name, "cb_log:" + name, "collector:" + name], pool: pool) {
-            try await withPool(try TestRedis.configuration(), size: 1) { pool in
+        try await withPool(try TestRedis.configuration(), size: 1) { pool in
+            try await withKeysDeleted(["cb_state:" + name, "cb_log:" + name, "collector:" + name], pool: pool) {
                 let upstream = try FlakyUpstream(arguments: ["--mode", "error500"])
                 let daemon = try DaemonProcess(instance: "shadow-1", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2, mode: "shadow")
                 #expect(await eventually(timeout: .seconds(30)) { (try? await pool.execute("HGET", "cb_state:" + name, "state").string) == "open" })

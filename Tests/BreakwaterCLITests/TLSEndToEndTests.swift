@@ -109,7 +109,7 @@ struct TLSEndToEndTests {
             insecureEnvironment["REDIS_TLS_VERIFY"] = "none"
             let insecure = try await breakwater(["list"], environment: insecureEnvironment)
             #expect(insecure.exitCode == 0 && insecure.output.contains("verification is off"), "\(insecure.output)")
-            try await withRedisServer() { plain in
+            try await withRedisServer { plain in
                 let onPlaintext = try await breakwater(["list"], environment: ["REDIS_URL": "rediss://127.0.0.1:\(plain.port)", "REDIS_TLS_CA_FILE": certificates.caFile])
                 #expect(onPlaintext.exitCode == 1 && onPlaintext.output.contains("plaintext"), "\(onPlaintext.output)")
 
@@ -117,7 +117,14 @@ struct TLSEndToEndTests {
                 let trust = certificates.scratchPath("daemon-trust")
                 try FileManager.default.copyItem(atPath: certificates.otherCAFile, toPath: trust)
                 let name = "tls-\(UUID().uuidString.prefix(8).lowercased())"
-                try await withKeysDeleted(["cb_state:" + name, "collector:" + name, "cb_log:" + name], pool: pool) {
+                try await withCleanup(name, cleanUp: { name in
+                    // Through a pool that trusts the server's CA, whatever the daemon's trust file held.
+                    guard var configuration = try? RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile]) else { return }
+                    configuration.connectTimeout = .seconds(5)
+                    let pool = RedisConnectionPool(configuration: configuration, size: 1)
+                    _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name, "cb_log:" + name)
+                    await pool.shutdown()
+                }) { name in
                     let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
                     let daemon = try DaemonProcess(instance: "tls-2", yaml: daemonYAML(server, name: name, upstream: upstream, caFile: trust), redisURL: server.url)
                     #expect(await eventually(timeout: .seconds(30)) { readyStatus(daemon) == 503 })
@@ -134,10 +141,6 @@ struct TLSEndToEndTests {
                     kill(daemon.process.pid, SIGHUP)
                     #expect(await eventually(timeout: .seconds(15)) { daemon.process.output.contains("SIGHUP: redis TLS files read") })
                     #expect(await daemon.terminate() == 0)
-                    var configuration = try RedisConfiguration(url: server.url, environment: ["REDIS_TLS_CA_FILE": certificates.caFile])
-                    configuration.connectTimeout = .seconds(5)
-                    try await withPool(configuration, size: 1) { pool in
-                    }
                 }
             }
         }

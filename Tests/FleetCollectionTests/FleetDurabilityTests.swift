@@ -38,7 +38,7 @@ struct FleetDurabilityTests {
 
             server.kill(signal: SIGTERM)
             try server.start()
-            try await withPool(try RedisConfiguration(url: url), size: 1) { after in
+            try await withPool(try RedisConfiguration(url: url), size: 1) { after async throws in
                 #expect(try await after.execute("HGETALL", "cb_sched:tweets").fieldDictionary == before.0)
                 #expect(try await after.execute("HGETALL", "cb_quota:x-app").fieldDictionary == before.1)
                 #expect(try await after.execute("XRANGE", "collector:tweets", "-", "+").array?.count == 1)

@@ -91,7 +91,7 @@ struct FleetScriptTests {
 
     @Test("the shared ring never grants more than N tokens in any window of the period")
     func ringBound() async throws {
-        try await withKeyCleanup(prefix: prefix, pool: pool) {
+        try await withKeyCleanup(prefix: prefix, pool: pool) { () async throws in
             let limit = SharedRateLimit(group: prefix + "ring", requests: 4, period: .milliseconds(600), store: pool)
             var grants: [Int64] = []
             // Until 12 grants (3 periods' worth), however slow a busy machine makes each call.

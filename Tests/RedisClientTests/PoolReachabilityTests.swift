@@ -12,7 +12,7 @@ import Testing
 struct PoolReachabilityTests {
     @Test("a command that succeeds marks Redis reachable, even after another connection's stale link failed")
     func commandSuccessMeansReachable() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             try await withPool(try RedisConfiguration(url: server.url), size: 2) { pool in
 
                 // Give both connections a link: connection 0 is busy in a BLPOP while the pool hands out 1.

@@ -36,7 +36,7 @@ struct RedisCommandTests {
             return error.code == .server && error.message.hasPrefix("ERR unknown command")
         }
         _ = try await pool.execute("SET", prefix + "str", "x")
-        try await withKeyCleanup(prefix: prefix, pool: pool) {
+        try await withKeyCleanup(prefix: prefix, pool: pool) { () async throws in
             await #expect {
                 try await pool.execute("HGETALL", prefix + "str")
             } throws: { error in
@@ -107,7 +107,7 @@ struct RedisCommandTests {
     @Test("runs Lua scripts by EVALSHA and reloads them after SCRIPT FLUSH")
     func scriptsReloadAfterFlush() async throws {
         // SCRIPT FLUSH affects the whole server, so this test owns one.
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             try await withPool(try RedisConfiguration(url: server.url), size: 1) { own in
                 let script = RedisScript(name: "incr_by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
                 #expect(try await own.evaluate(script, keys: ["s"], arguments: [5]) == .integer(5))
@@ -175,7 +175,7 @@ struct RedisCommandTests {
             try await withConnection(try RedisConfiguration(url: "unix://\(socketPath)?db=2")) { connection in
                 _ = try await connection.execute("SET", "u", "via-socket")
                 #expect(try await connection.execute("GET", "u").string == "via-socket")
-                try await withConnection(try RedisConfiguration(url: server.url + "/2")) { tcp in
+                try await withConnection(try RedisConfiguration(url: server.url + "/2")) { tcp async throws in
                     #expect(try await tcp.execute("GET", "u").string == "via-socket")
                 }
             }

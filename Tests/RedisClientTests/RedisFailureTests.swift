@@ -28,7 +28,7 @@ struct RedisFailureTests {
                             return error.code == .authenticationFailed && !error.message.contains("nope") && error.message.contains("WRONGPASS")
                         }
 
-                        try await withConnection(try RedisConfiguration(url: server.url)) { none in
+                        try await withConnection(try RedisConfiguration(url: server.url)) { none async throws in
                             await #expect {
                                 try await none.execute("GET", "k")
                             } throws: { error in
@@ -43,7 +43,7 @@ struct RedisFailureTests {
 
     @Test("names a database index the server refuses")
     func wrongDatabase() async throws {
-        try await withConnection(try RedisConfiguration(url: try TestRedis.configuration().url(database: 999))) { connection in
+        try await withConnection(try RedisConfiguration(url: try TestRedis.configuration().url(database: 999))) { connection async throws in
             await #expect {
                 try await connection.execute("PING")
             } throws: { error in
@@ -59,7 +59,7 @@ struct RedisFailureTests {
         var configuration = try RedisConfiguration(url: "redis://127.0.0.1:\(port)")
         configuration.initialReconnectDelay = .seconds(30)
         configuration.maximumReconnectDelay = .seconds(60)
-        try await withConnection(configuration) { connection in
+        try await withConnection(configuration) { connection async throws in
             await #expect {
                 try await connection.execute("PING")
             } throws: { error in
@@ -80,7 +80,7 @@ struct RedisFailureTests {
         try await withRedisServer(arguments: ["--enable-debug-command", "yes"]) { server in
             var configuration = try RedisConfiguration(url: server.url)
             configuration.commandTimeout = .milliseconds(200)
-            try await withConnection(configuration) { connection in
+            try await withConnection(configuration) { connection async throws in
                 #expect(try await connection.execute("PING") == .status("PONG"))
                 await #expect {
                     try await connection.execute("DEBUG", "SLEEP", "1")
@@ -98,7 +98,7 @@ struct RedisFailureTests {
 
     @Test("survives a server restart mid-use and reconnects")
     func serverRestart() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             var configuration = try RedisConfiguration(url: server.url)
             configuration.initialReconnectDelay = .milliseconds(20)
             configuration.maximumReconnectDelay = .milliseconds(200)

@@ -53,7 +53,7 @@ struct RedisSubscriberTests {
 
     @Test("resubscribes after the server restarts and tells the consumer")
     func resubscribesAfterRestart() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             var configuration = try RedisConfiguration(url: server.url)
             configuration.initialReconnectDelay = .milliseconds(20)
             configuration.maximumReconnectDelay = .milliseconds(200)

@@ -43,7 +43,7 @@ struct SentinelTests {
 
                 // Every sentinel down: a clear error naming the master and what each sentinel said.
                 for index in 1..<3 { cluster.stopSentinel(index) }
-                try await withConnection(try Self.configuration(cluster.url())) { orphan in
+                try await withConnection(try Self.configuration(cluster.url())) { orphan async throws in
                     await #expect {
                         _ = try await orphan.execute("PING")
                     } throws: { error in
@@ -208,7 +208,7 @@ struct SentinelTests {
                 // A client that trusts another CA is refused by every sentinel with the same cause.
                 var wrong = configuration
                 wrong.tls?.caFile = try #require(cluster.certificates).otherCAFile
-                try await withConnection(wrong) { refused in
+                try await withConnection(wrong) { refused async throws in
                     do {
                         _ = try await refused.execute("PING")
                         Issue.record("a client trusting another CA reached the master")

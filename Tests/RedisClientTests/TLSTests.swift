@@ -23,7 +23,8 @@ struct TLSTests {
 
     /// The error of one PING on a fresh connection, or `nil` if it succeeded.
     private func pingError(_ configuration: RedisConfiguration) async -> RedisError? {
-        try await withConnection(configuration) { connection in
+        // The body catches every error: `withConnection` itself cannot fail here.
+        let error: RedisError?? = try? await withConnection(configuration) { connection in
             do {
                 _ = try await connection.execute("PING")
                 return nil
@@ -33,6 +34,7 @@ struct TLSTests {
                 return RedisError(.protocolError, "\(error)")
             }
         }
+        return error ?? nil
     }
 
     @Test("commands, pipelines and pub/sub work against a TLS-only server, large replies included")
@@ -78,7 +80,7 @@ struct TLSTests {
     @Test("a TLS client on a plaintext server fails with a TLS cause, within the connect timeout")
     func tlsClientOnPlaintextServer() async throws {
         let certificates = try await TestCertificates.shared()
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             var configuration = configuration(server, certificates.clientSettings())
             configuration.connectTimeout = .milliseconds(500)
             let error = try #require(await pingError(configuration))
@@ -114,7 +116,7 @@ struct TLSTests {
             }
             #expect(await pingError(configuration(server, certificates.clientSettings(serverName: "other.example"))) == nil)
             // server_name is also what is checked: a wrong one is refused even for the right host.
-            try await withRedisServer(tls: serverTLS(certificates)) { good in
+            try await withRedisServer(tls: serverTLS(certificates)) { good async throws in
                 #expect(await pingError(configuration(good, certificates.clientSettings())) == nil)
                 #expect(await pingError(configuration(good, certificates.clientSettings(serverName: "other.example")))?.tlsFailure == .nameMismatch)
             }

@@ -149,7 +149,7 @@ struct ACLTests {
     ])
     func refused(_ command: RedisCommand) async throws {
         // A connection of its own, so an unexpectedly accepted SUBSCRIBE cannot leak into the pool.
-        try await withConnection(breakwater) { connection in
+        try await withConnection(breakwater) { connection async throws in
             do {
                 let reply = try await connection.execute(command)
                 Issue.record("\(command.name) was allowed: \(reply)")
@@ -177,7 +177,7 @@ struct ACLTests {
             } catch let error as RedisError {
                 #expect(error.serverErrorPrefix == "NOAUTH", "\(error)")
             }
-            try await withPool(admin, size: 1) { adminPool in
+            try await withPool(admin, size: 1) { adminPool async throws in
                 #expect(try await adminPool.execute("CONFIG", "GET", "appendonly").array?.count == 2)
                 #expect(try await adminPool.execute("SET", "other:x", "1").string == "OK")
                 #expect(try await adminPool.execute("ACL", "WHOAMI").string == "admin")
@@ -199,7 +199,7 @@ struct ACLTests {
             try await withPool(try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1) { user in
                 #expect(try await user.execute("PING").string == "PONG")
                 await user.shutdown()
-                try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong in
+                try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong async throws in
                     await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
                 }
             }

@@ -88,7 +88,7 @@ struct DurabilityTests {
             server.kill(signal: SIGTERM)
             try server.start()
 
-            try await withPool(breakwater, size: 1) { after in
+            try await withPool(breakwater, size: 1) { after async throws in
                 for name in names {
                     let fields = try await storedFields(name, after)
                     #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")

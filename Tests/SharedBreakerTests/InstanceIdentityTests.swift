@@ -19,7 +19,7 @@ struct InstanceIdentityTests: ScriptSuite {
 
     @Test("the library rejects instance ids that break lease and quorum lists", arguments: ["a:b", "a,b", "", "a b", "a#b", "tab\there"])
     func instanceIDValidated(id: String) async throws {
-        try await withGroup(SharedBreakerGroup(instanceID: id, redis: redis, pollInterval: .seconds(3600))) { group in
+        try await withGroup(SharedBreakerGroup(instanceID: id, redis: redis, pollInterval: .seconds(3600))) { group async throws in
             do {
                 _ = try await group.breaker(named: try uniqueName("id"), options: fastOptions())
                 Issue.record("instance id \(id.debugDescription) accepted")

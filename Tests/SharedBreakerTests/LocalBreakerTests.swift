@@ -92,7 +92,7 @@ struct LocalBreakerTests: ScriptSuite {
                 do {
                     _ = try await a.acquire()
                     Issue.record("admitted")
-                } catch {
+                } catch let error as CircuitOpenError {
                     // Without the minimum open duration: at most the 100 ms open timeout. 30 s of margin for a loaded machine.
                     #expect((error.retryAfter ?? .zero) > .seconds(30), "retry after \(String(describing: error.retryAfter))")
                 }

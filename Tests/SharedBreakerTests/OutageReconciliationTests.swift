@@ -19,7 +19,7 @@ struct OutageReconciliationTests: ScriptSuite {
 
     @Test("with quorum 2, an outage's failures are sent as outcomes, not as a reconcile-open")
     func outageRespectsQuorum() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let quick = try quickReconnecting(server)
             let name = try uniqueName("outage-quorum")
             try await withKeysDeleted([name.stateKey, name.logKey], pool: pool) {

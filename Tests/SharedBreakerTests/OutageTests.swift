@@ -11,7 +11,7 @@ struct OutageTests {
 
     @Test("keeps deciding on the local breaker while Redis is down, then the more cautious state wins")
     func localFallbackAndReconcile() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let redis = try quickRedis(server)
             let name = try uniqueName("outage")
             try await withFleet(count: 1, redis: redis, pollInterval: .milliseconds(100)) { fleet in
@@ -26,7 +26,7 @@ struct OutageTests {
                 await #expect(throws: CircuitOpenError.self) { _ = try await breaker.acquire() }
                 // Redis comes back empty (no persistence): the instance re-opens the shared breaker.
                 try server.start()
-                try await withPool(redis, size: 1) { pool in
+                try await withPool(redis, size: 1) { pool async throws in
                     #expect(await eventually(timeout: .seconds(10)) { (try? await storedFields(name, pool)["state"]) == "open" })
                     #expect(await eventually { breaker.status().storeAvailable && breaker.view.state == .open })
                 }
@@ -36,7 +36,7 @@ struct OutageTests {
 
     @Test("fail_closed rejects and fail_open allows every call while Redis is down")
     func storeFailurePolicies() async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let redis = try quickRedis(server)
             try await withFleet(count: 1, redis: redis, pollInterval: .milliseconds(100)) { fleet in
                 let closedName = try uniqueName("failclosed")
@@ -59,7 +59,7 @@ struct OutageTests {
 
     @Test("a force-open holds through a Redis outage with the local policy; fail_open and fail_closed stay absolute", arguments: StoreFailurePolicy.allCases)
     func forcedOpenHoldsDuringOutage(policy: StoreFailurePolicy) async throws {
-        try await withRedisServer() { server in
+        try await withRedisServer { server in
             let redis = try quickRedis(server)
             try await withFleet(count: 1, redis: redis, pollInterval: .milliseconds(100)) { fleet in
                 let name = try uniqueName("forced-outage")

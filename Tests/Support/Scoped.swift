@@ -17,7 +17,7 @@ extension Tag {
 ///   - cleanUp: deletes keys, stops processes, closes connections; must not throw.
 ///   - body: the test's work.
 /// - Returns: what `body` returns.
-public func withCleanup<Resource, Result>(
+public func withCleanup<Resource: Sendable, Result>(
     _ resource: Resource,
     cleanUp: (Resource) async -> Void,
     isolation: isolated (any Actor)? = #isolation,
