@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Config validation")
 struct BreakerConfigTests {
-    @Test("the defaults match the SPEC and are valid")
+    @Test("the defaults are the documented ones and are valid")
     func defaults() throws {
         let config = BreakerConfig()
         #expect(config.failureThreshold == 5)
@@ -39,7 +39,7 @@ struct BreakerConfigTests {
     static let cases: [Case] = [
         Case(config: BreakerConfig(failureThreshold: 0), field: "failure_threshold", reason: "must be >= 1, got 0"),
         Case(config: BreakerConfig(openTimeout: .zero), field: "open_timeout_seconds", reason: "must be >= 0.001 (1 ms), got 0.0"),
-        // Finding 11: a sub-millisecond timeout is 0 ms in the shared store (half-opens at once).
+        // A sub-millisecond timeout would be 0 ms in the shared store (half-opens at once).
         Case(config: BreakerConfig(openTimeout: .microseconds(100)), field: "open_timeout_seconds", reason: "must be >= 0.001 (1 ms), got 0.0001"),
         Case(config: BreakerConfig(halfOpenMaxCalls: 0, halfOpenSuccessThreshold: 1),
              field: "half_open_max_calls", reason: "must be >= 1, got 0"),

@@ -1,8 +1,8 @@
 import BreakerCore
 import Testing
 
-/// The seed service kept counting failures across transitions, so a recovered breaker
-/// re-tripped on its first failure. Every transition must start counters afresh.
+/// Every transition starts the counters afresh: a recovered breaker that kept counting
+/// failures across transitions would re-trip on its first failure.
 @Suite("Counters reset on every transition")
 struct CounterResetTests {
     /// Trips at 0 s and recovers with two probes at 300 s.

@@ -38,7 +38,7 @@ struct StatusTests {
         #expect(m.statistics.healthScore == 0.25)
     }
 
-    @Test("the JSON uses the SPEC's snake_case names and wire state names")
+    @Test("the JSON uses snake_case field names and wire state names")
     func json() throws {
         var m = machine()
         m.trip(at: at(0))

@@ -3,7 +3,7 @@ import Foundation
 import RedisClient
 import Testing
 
-@Suite("breakwater CLI: output and exit codes")
+@Suite("breakwater CLI: output and exit codes", .tags(.integration))
 struct CLITests {
     let pool: RedisConnectionPool
 
@@ -119,51 +119,53 @@ struct CLITests {
     @Test("force-open, status, list, force-close and reset work on the stored state")
     func manualControlAndStatus() async throws {
         let name = uniqueName("manual")
-        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name) } }
-        let opened = try await breakwater(["force-open", name])
-        #expect(opened.exitCode == 0)
-        #expect(opened.output.contains("state open"))
-        #expect(try await pool.execute("HGET", "cb_state:" + name, "forced").string == "open")
+        try await withKeysDeleted(["cb_state:" + name], pool: pool) {
+            let opened = try await breakwater(["force-open", name])
+            #expect(opened.exitCode == 0)
+            #expect(opened.output.contains("state open"))
+            #expect(try await pool.execute("HGET", "cb_state:" + name, "forced").string == "open")
 
-        let status = try await breakwater(["status", name])
-        #expect(status.exitCode == 0)
-        #expect(status.output.contains("NAME"))
-        let row = try #require(status.output.split(separator: "\n").first { $0.hasPrefix(name) })
-        #expect(row.contains(" open ") && row.contains("open"))
+            let status = try await breakwater(["status", name])
+            #expect(status.exitCode == 0)
+            #expect(status.output.contains("NAME"))
+            let row = try #require(status.output.split(separator: "\n").first { $0.hasPrefix(name) })
+            #expect(row.contains(" open ") && row.contains("open"))
 
-        let json = try await breakwater(["status", name, "--json"])
-        let array = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
-        #expect(array.first?["name"] as? String == name)
-        #expect(array.first?["state"] as? String == "open")
-        #expect(array.first?["version"] as? Int == 1)
-        #expect((array.first?["ttl_seconds"] as? Int ?? 0) > 86_000)
+            let json = try await breakwater(["status", name, "--json"])
+            let array = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]])
+            #expect(array.first?["name"] as? String == name)
+            #expect(array.first?["state"] as? String == "open")
+            #expect(array.first?["version"] as? Int == 1)
+            #expect((array.first?["ttl_seconds"] as? Int ?? 0) > 86_000)
 
-        let list = try await breakwater(["list", "--json"])
-        let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
-        #expect(listed.contains { $0["name"] as? String == name })
+            let list = try await breakwater(["list", "--json"])
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(list.output.utf8)) as? [[String: Any]])
+            #expect(listed.contains { $0["name"] as? String == name })
 
-        #expect(try await breakwater(["force-close", name]).output.contains("state closed, forced closed, version 2"))
-        #expect(try await breakwater(["reset", name]).output.contains("state closed, forced -, version 3"))
-        let missing = try await breakwater(["status", uniqueName("never")])
-        #expect(missing.exitCode == 1)
-        #expect(missing.output.contains("no state in Redis"))
+            #expect(try await breakwater(["force-close", name]).output.contains("state closed, forced closed, version 2"))
+            #expect(try await breakwater(["reset", name]).output.contains("state closed, forced -, version 3"))
+            let missing = try await breakwater(["status", uniqueName("never")])
+            #expect(missing.exitCode == 1)
+            #expect(missing.output.contains("no state in Redis"))
+        }
     }
 
     @Test("watch prints one line per transition")
     func watchPrintsTransitions() async throws {
         let name = uniqueName("watch")
-        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name) } }
-        var env = ProcessInfo.processInfo.environment
-        env["REDIS_URL"] = ProcessInfo.processInfo.environment["REDIS_URL"]
-        let watcher = try ChildProcess(Built.breakwater, ["watch", name, "--duration", "60"], environment: ["REDIS_URL": env["REDIS_URL"] ?? ""])
-        #expect(await eventually(timeout: .seconds(15)) { watcher.output.contains("watching") })
-        _ = try await breakwater(["force-open", name])
-        _ = try await breakwater(["reset", name])
-        #expect(await eventually(timeout: .seconds(30)) { watcher.output.contains("open -> closed") })
-        watcher.stop(signal: SIGINT)
-        let lines = watcher.output.split(separator: "\n").filter { $0.contains(" \(name) ") && $0.contains(" -> ") }
-        #expect(lines.count == 2)
-        #expect(lines.first?.contains("closed -> open v1 by cli@") == true)
-        #expect(lines.first?.contains("(forced_open)") == true)
+        try await withKeysDeleted(["cb_state:" + name], pool: pool) {
+            var env = ProcessInfo.processInfo.environment
+            env["REDIS_URL"] = ProcessInfo.processInfo.environment["REDIS_URL"]
+            let watcher = try ChildProcess(Built.breakwater, ["watch", name, "--duration", "60"], environment: ["REDIS_URL": env["REDIS_URL"] ?? ""])
+            #expect(await eventually(timeout: .seconds(15)) { watcher.output.contains("watching") })
+            _ = try await breakwater(["force-open", name])
+            _ = try await breakwater(["reset", name])
+            #expect(await eventually(timeout: .seconds(30)) { watcher.output.contains("open -> closed") })
+            watcher.stop(signal: SIGINT)
+            let lines = watcher.output.split(separator: "\n").filter { $0.contains(" \(name) ") && $0.contains(" -> ") }
+            #expect(lines.count == 2)
+            #expect(lines.first?.contains("closed -> open v1 by cli@") == true)
+            #expect(lines.first?.contains("(forced_open)") == true)
+        }
     }
 }

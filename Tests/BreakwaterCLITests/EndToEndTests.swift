@@ -4,7 +4,7 @@ import RedisClient
 import Testing
 
 /// Real processes: a flaky loopback upstream, two `breakwater run` daemons, the CLI, one Redis.
-@Suite("End to end: daemons, upstream, CLI", .serialized)
+@Suite("End to end: daemons, upstream, CLI", .serialized, .tags(.integration))
 struct EndToEndTests {
     let pool: RedisConnectionPool
 
@@ -19,7 +19,13 @@ struct EndToEndTests {
     @Test("two daemons trip together, stop calling, back off, recover, survive restarts and obey the CLI")
     func fullCycle() async throws {
         let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())"
-        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name) } }
+        try await withKeysDeleted(["cb_state:" + name, "collector:" + name], pool: pool) {
+            try await fullCycleSteps(name)
+        }
+    }
+
+    /// The steps of ``fullCycle()`` for the collector `name`.
+    func fullCycleSteps(_ name: String) async throws {
         let upstream = try FlakyUpstream(arguments: ["--mode", "healthy"])
         let daemons = try (1...2).map { try DaemonProcess(instance: "e2e-\($0)", collectorName: name, upstream: upstream, openTimeoutSeconds: 1.5) }
 
@@ -91,25 +97,27 @@ struct EndToEndTests {
     @Test("429 with Retry-After is not a failure, and the next poll waits for it")
     func rateLimited() async throws {
         let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())-429"
-        defer { Task { [pool] in _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name) } }
-        let upstream = try FlakyUpstream(arguments: ["--mode", "ratelimit", "--retry-after", "2"])
-        let daemon = try DaemonProcess(instance: "e2e-429", collectorName: name, upstream: upstream, threshold: 1)
-        try await Task.sleep(for: .seconds(3))
-        #expect(try upstream.requestCount() <= 3, "polls ignored Retry-After")
-        #expect(await field(name, "state") != "open")
-        #expect(await daemon.terminate() == 0)
+        try await withKeysDeleted(["cb_state:" + name, "collector:" + name], pool: pool) {
+            let upstream = try FlakyUpstream(arguments: ["--mode", "ratelimit", "--retry-after", "2"])
+            let daemon = try DaemonProcess(instance: "e2e-429", collectorName: name, upstream: upstream, threshold: 1)
+            try await Task.sleep(for: .seconds(3))
+            #expect(try upstream.requestCount() <= 3, "polls ignored Retry-After")
+            #expect(await field(name, "state") != "open")
+            #expect(await daemon.terminate() == 0)
+        }
     }
 
     @Test("timeouts and garbage bodies count as failures")
     func timeoutsAndGarbage() async throws {
         for mode in ["timeout", "garbage"] {
             let name = "e2e-\(UUID().uuidString.prefix(8).lowercased())-\(mode)"
-            let upstream = try FlakyUpstream(arguments: ["--mode", mode, "--hang-seconds", "2"])
-            let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
-            #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
-            #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
-            #expect(await daemon.terminate() == 0)
-            _ = try? await pool.execute("DEL", "cb_state:" + name, "collector:" + name)
+            try await withKeysDeleted(["cb_state:" + name, "collector:" + name], pool: pool) {
+                let upstream = try FlakyUpstream(arguments: ["--mode", mode, "--hang-seconds", "2"])
+                let daemon = try DaemonProcess(instance: "e2e-\(mode)", collectorName: name, upstream: upstream, openTimeoutSeconds: 60, threshold: 2)
+                #expect(await eventually(timeout: .seconds(15)) { await field(name, "state") == "open" }, "\(mode) did not trip")
+                #expect(await field(name, "total_failures").flatMap(Int.init) ?? 0 >= 2)
+                #expect(await daemon.terminate() == 0)
+            }
         }
     }
 }

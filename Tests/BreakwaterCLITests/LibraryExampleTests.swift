@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The README's library example is real code: it is the `library-example` target, and it runs.
-@Suite("README library example")
+@Suite("README library example", .tags(.integration))
 struct LibraryExampleTests {
     static let source = Built.repository.appendingPathComponent("Examples/library-example/LibraryExample.swift")
 

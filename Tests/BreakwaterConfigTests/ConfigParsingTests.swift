@@ -136,7 +136,7 @@ struct ConfigParsingTests {
         #expect(config == expected)
     }
 
-    @Test("omitted optional fields take the SPEC defaults")
+    @Test("omitted optional fields take the documented defaults")
     func defaults() throws {
         let config = try BreakwaterConfiguration.parse(yaml: """
             collectors:

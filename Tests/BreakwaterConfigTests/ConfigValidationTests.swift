@@ -103,7 +103,7 @@ struct ConfigValidationTests {
                     path: "collectors[0].breaker.failure_threshold", reason: "must be an integer >= 1 (got \"5\")"),
         InvalidCase(label: "open_timeout_seconds zero", collector: ["breaker": "{ open_timeout_seconds: 0 }"],
                     path: "collectors[0].breaker.open_timeout_seconds", reason: "must be a number >= 0.001"),
-        // Finding 11: 0.0001 s was accepted and became a 0 ms timeout in Redis (a write on every call).
+        // Below a millisecond the timeout would be 0 ms in Redis (a write on every call).
         InvalidCase(label: "open_timeout_seconds below a millisecond", collector: ["breaker": "{ open_timeout_seconds: 0.0001 }"],
                     path: "collectors[0].breaker.open_timeout_seconds", reason: "must be a number >= 0.001 and <= 31536000 (got 0.0001)"),
         InvalidCase(label: "half_open_max_calls zero", collector: ["breaker": "{ half_open_max_calls: 0 }"],

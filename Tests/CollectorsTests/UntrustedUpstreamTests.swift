@@ -7,7 +7,7 @@ import Testing
 
 /// What an upstream (or anything between us and it) can send must never crash a poll, hand a
 /// credential to another origin, or count a local problem as an upstream failure.
-@Suite("Untrusted upstream input: Retry-After, redirects, local errors", .serialized)
+@Suite("Untrusted upstream input: Retry-After, redirects, local errors", .serialized, .tags(.integration))
 struct UntrustedUpstreamTests {
     @Test("Retry-After of any size parses without trapping and saturates", arguments: [
         "99999999999999999", "4611686018427387", "9223372036854775807", "9223372036854775808",

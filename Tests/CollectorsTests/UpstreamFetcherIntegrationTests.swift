@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 /// UpstreamFetcher against a real loopback server (`scripts/flaky_upstream.py`).
-@Suite("Fetching from a real loopback upstream", .serialized)
+@Suite("Fetching from a real loopback upstream", .serialized, .tags(.integration))
 struct UpstreamFetcherIntegrationTests {
     let fetcher = UpstreamFetcher(client: HTTPClient.shared)
 

@@ -9,7 +9,7 @@ import Testing
 /// least-privilege `breakwater` user can do everything the service does, and nothing else.
 ///
 /// Each test owns its server (started with `--aclfile`), so the shared test Redis is untouched.
-@Suite("The deploy/redis/users.acl grants the breakwater user exactly what the service needs")
+@Suite("The deploy/redis/users.acl grants the breakwater user exactly what the service needs", .tags(.integration))
 struct ACLTests {
     static let breakwaterPassword = "bw-acl-test-password"
     static let adminPassword = "admin-acl-test-password"
@@ -47,29 +47,29 @@ struct ACLTests {
 
     @Test("a breaker trips, is seen by a second instance over pub/sub, and can be forced open, as the breakwater user")
     func breakerWorksUnderACL() async throws {
-        let fleet = Fleet(count: 2, redis: breakwater)
-        defer { Task { await fleet.stop() } }
-        let name = try BreakerName("x")
-        let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 3, openTimeout: .seconds(60)))
-        await record(breakers[0], .failure, count: 3)
-        await fleet.groups[0].flush()
-        let fields = try await storedFields(name, pool)
-        #expect(fields["state"] == "open", "script writes refused? stored: \(fields)")
-        #expect(fields["version"] == "1")
-        #expect(fields["updated_by"] == "inst-0")
-        let ttl = try #require(try await pool.execute("TTL", name.stateKey).int)
-        #expect(ttl > 86_000)
-        // The transition reached the other instance (PUBLISH inside the script, SUBSCRIBE in the group).
-        #expect(await eventually(timeout: .seconds(15)) { breakers[1].view.state == .open })
+        try await withFleet(count: 2, redis: breakwater) { fleet in
+            let name = try BreakerName("x")
+            let breakers = try await fleet.breakers(name, options: fastOptions(threshold: 3, openTimeout: .seconds(60)))
+            await record(breakers[0], .failure, count: 3)
+            await fleet.groups[0].flush()
+            let fields = try await storedFields(name, pool)
+            #expect(fields["state"] == "open", "script writes refused? stored: \(fields)")
+            #expect(fields["version"] == "1")
+            #expect(fields["updated_by"] == "inst-0")
+            let ttl = try #require(try await pool.execute("TTL", name.stateKey).int)
+            #expect(ttl > 86_000)
+            // The transition reached the other instance (PUBLISH inside the script, SUBSCRIBE in the group).
+            #expect(await eventually(timeout: .seconds(15)) { breakers[1].view.state == .open })
 
-        let forced = try BreakerName("forced")
-        let forcedBreaker = try await fleet.breakers(forced, options: fastOptions())[1]
-        try await forcedBreaker.forceOpen()
-        let forcedFields = try await storedFields(forced, pool)
-        #expect(forcedFields["state"] == "open")
-        #expect(forcedFields["forced"] == "open")
-        try await forcedBreaker.reset()
-        #expect(try await storedFields(forced, pool)["state"] == "closed")
+            let forced = try BreakerName("forced")
+            let forcedBreaker = try await fleet.breakers(forced, options: fastOptions())[1]
+            try await forcedBreaker.forceOpen()
+            let forcedFields = try await storedFields(forced, pool)
+            #expect(forcedFields["state"] == "open")
+            #expect(forcedFields["forced"] == "open")
+            try await forcedBreaker.reset()
+            #expect(try await storedFields(forced, pool)["state"] == "closed")
+        }
     }
 
     @Test("a breakwater run daemon works as the breakwater user: it trips, writes its stream, and the CLI can reset it")
@@ -86,15 +86,15 @@ struct ACLTests {
         // The password comes from the environment, the user from the URL (as in compose).
         let environment = ["REDIS_URL": "redis://breakwater@127.0.0.1:\(server.port)", "REDIS_PASSWORD": Self.breakwaterPassword]
         let daemon = try ChildProcess(builtExecutable("breakwater"), ["run", "--config", config], environment: environment)
-        let adminPool = RedisConnectionPool(configuration: admin, size: 1)
-        #expect(await eventually { ((try? await adminPool.execute("XLEN", "collector:acl").int) ?? 0) > 0 })
-        try upstream.setMode("error500")
-        #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
-        #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
-        let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
-        #expect(await reset.exited(within: .seconds(20)) == 0, "\(reset.output)")
-        #expect(daemon.stop(signal: SIGTERM) == 0)
-        await adminPool.shutdown()
+        try await withPool(admin, size: 1) { adminPool in
+            #expect(await eventually { ((try? await adminPool.execute("XLEN", "collector:acl").int) ?? 0) > 0 })
+            try upstream.setMode("error500")
+            #expect(await eventually { (try? await adminPool.execute("HGET", "cb_state:acl", "state").string) == "open" })
+            #expect(!daemon.output.contains("NOPERM"), "the daemon hit a refused command: \(daemon.output)")
+            let reset = try ChildProcess(builtExecutable("breakwater"), ["reset", "acl"], environment: environment)
+            #expect(await reset.exited(within: .seconds(20)) == 0, "\(reset.output)")
+            #expect(daemon.stop(signal: SIGTERM) == 0)
+        }
     }
 
     @Test("the CLI's reads work: SCAN MATCH cb_state:*, HGETALL, HGET, TTL, TIME")
@@ -149,13 +149,13 @@ struct ACLTests {
     ])
     func refused(_ command: RedisCommand) async throws {
         // A connection of its own, so an unexpectedly accepted SUBSCRIBE cannot leak into the pool.
-        let connection = RedisConnection(configuration: breakwater)
-        defer { Task { await connection.shutdown() } }
-        do {
-            let reply = try await connection.execute(command)
-            Issue.record("\(command.name) was allowed: \(reply)")
-        } catch let error as RedisError {
-            #expect(error.serverErrorPrefix == "NOPERM", "\(command.name): \(error)")
+        try await withConnection(breakwater) { connection async throws in
+            do {
+                let reply = try await connection.execute(command)
+                Issue.record("\(command.name) was allowed: \(reply)")
+            } catch let error as RedisError {
+                #expect(error.serverErrorPrefix == "NOPERM", "\(command.name): \(error)")
+            }
         }
     }
 
@@ -170,19 +170,19 @@ struct ACLTests {
 
     @Test("the default user is off and the admin user has full access")
     func defaultOffAdminOn() async throws {
-        let anonymous = RedisConnection(configuration: try RedisConfiguration(url: server.url))
-        defer { Task { await anonymous.shutdown() } }
-        do {
-            _ = try await anonymous.execute("PING")
-            Issue.record("an unauthenticated PING was answered")
-        } catch let error as RedisError {
-            #expect(error.serverErrorPrefix == "NOAUTH", "\(error)")
+        try await withConnection(try RedisConfiguration(url: server.url)) { anonymous in
+            do {
+                _ = try await anonymous.execute("PING")
+                Issue.record("an unauthenticated PING was answered")
+            } catch let error as RedisError {
+                #expect(error.serverErrorPrefix == "NOAUTH", "\(error)")
+            }
+            try await withPool(admin, size: 1) { adminPool async throws in
+                #expect(try await adminPool.execute("CONFIG", "GET", "appendonly").array?.count == 2)
+                #expect(try await adminPool.execute("SET", "other:x", "1").string == "OK")
+                #expect(try await adminPool.execute("ACL", "WHOAMI").string == "admin")
+            }
         }
-        let adminPool = RedisConnectionPool(configuration: admin, size: 1)
-        #expect(try await adminPool.execute("CONFIG", "GET", "appendonly").array?.count == 2)
-        #expect(try await adminPool.execute("SET", "other:x", "1").string == "OK")
-        #expect(try await adminPool.execute("ACL", "WHOAMI").string == "admin")
-        await adminPool.shutdown()
     }
 
     @Test("deploy/redis/make-acl renders hashed passwords that redis-server loads and AUTH accepts")
@@ -195,13 +195,14 @@ struct ACLTests {
         #expect(await makeACL.exited(within: .seconds(10)) == 0, "make-acl: \(makeACL.output)")
         let rendered = try String(contentsOf: output, encoding: .utf8)
         #expect(!rendered.contains("made-bw-password") && !rendered.contains("_PASSWORD@"), "clear text or placeholder left:\n\(rendered)")
-        let hashed = try RedisServerProcess(arguments: ["--aclfile", output.path])
-        defer { hashed.stop() }
-        let user = RedisConnectionPool(configuration: try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1)
-        #expect(try await user.execute("PING").string == "PONG")
-        await user.shutdown()
-        let wrong = RedisConnection(configuration: try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)"))
-        await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
-        await wrong.shutdown()
+        try await withRedisServer(arguments: ["--aclfile", output.path]) { hashed in
+            try await withPool(try RedisConfiguration(url: "redis://breakwater:made-bw-password@127.0.0.1:\(hashed.port)"), size: 1) { user in
+                #expect(try await user.execute("PING").string == "PONG")
+                await user.shutdown()
+                try await withConnection(try RedisConfiguration(url: "redis://breakwater:wrong@127.0.0.1:\(hashed.port)")) { wrong async throws in
+                    await #expect(throws: RedisError.self) { _ = try await wrong.execute("PING") }
+                }
+            }
+        }
     }
 }

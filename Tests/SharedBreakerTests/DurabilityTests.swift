@@ -5,11 +5,11 @@ import RedisClient
 import Testing
 @testable import SharedBreaker
 
-/// SPEC §7 / issue #9 finding 0: a Redis restart under the shipped ACL file and AOF keeps
-/// every breaker, field for field. Redis replays the AOF as the default user and checks each
-/// replayed MULTI/EXEC (a script's effects) against it: with `default off -@all` every
-/// breaker write was refused on replay and a restart lost every `cb_state:*` key.
-@Suite("Durability: a Redis restart configured as compose and systemd configure it keeps every breaker")
+/// A Redis restart under the shipped ACL file and AOF keeps every breaker, field for field.
+/// Redis replays the AOF as the default user and checks each replayed MULTI/EXEC (a script's
+/// effects) against it: with `default off -@all` every breaker write would be refused on
+/// replay and a restart would lose every `cb_state:*` key.
+@Suite("Durability: a Redis restart configured as compose and systemd configure it keeps every breaker", .tags(.integration))
 struct DurabilityTests {
     static let breakwaterPassword = "durability-bw-password"
     static let adminPassword = "durability-admin-password"
@@ -52,53 +52,54 @@ struct DurabilityTests {
         defer { server.stop() }
         let breakwater = try RedisConfiguration(url: "redis://breakwater:\(Self.breakwaterPassword)@127.0.0.1:\(server.port)")
         let admin = try RedisConfiguration(url: "redis://admin:\(Self.adminPassword)@127.0.0.1:\(server.port)")
-        let pool = RedisConnectionPool(configuration: breakwater, size: 1)
-        #expect(try await RedisConnectionPool(configuration: admin, size: 1).execute("CONFIG", "GET", "appendonly").array?.last?.string == "yes")
+        try await withPool(breakwater, size: 1) { pool in
+            #expect(try await RedisConnectionPool(configuration: admin, size: 1).execute("CONFIG", "GET", "appendonly").array?.last?.string == "yes")
 
-        func op(_ name: BreakerName, _ operation: String, _ argument: String = "", extra: String = "") async throws -> ScriptReply {
-            try ScriptReply(try await BreakerScript.call(pool, name: name, operation: operation, instanceID: "node-1",
-                                                        configuration: "threshold=2;base_ms=60000;mult=1.5;max_ms=3600000;ho_max=3;ho_success=2", argument: argument, extra: extra))
-        }
-        // closed with statistics; open after failed recoveries (backoff); half-open with a lease;
-        // forced open; forced closed.
-        let closed = try uniqueName("closed"), open = try uniqueName("open"), halfOpen = try uniqueName("half")
-        let forcedOpen = try uniqueName("fopen"), forcedClosed = try uniqueName("fclosed")
-        _ = try await op(closed, "record", "S7F1")
-        _ = try await op(open, "record", "F2")
-        _ = try await pool.execute("HSET", open.stateKey, "opened_at_ms", "1")  // long past: due to half-open
-        _ = try await op(open, "acquire", "p1", extra: "60000")
-        _ = try await op(open, "probe", "p1:F")
-        _ = try await pool.execute("HSET", halfOpen.stateKey, "state", "open", "opened_at_ms", "1", "open_timeout_ms", "1")
-        _ = try await op(halfOpen, "acquire", "p2", extra: "3600000")
-        _ = try await op(forcedOpen, "force_open")
-        _ = try await op(forcedClosed, "force_close")
-        let names = [closed, open, halfOpen, forcedOpen, forcedClosed]
-        var before: [BreakerName: [String: String]] = [:]
-        var ledgers: [BreakerName: [LedgerEntry]] = [:]
-        for name in names {
-            before[name] = try await storedFields(name, pool)
-            ledgers[name] = (try await pool.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
-            #expect(ledgers[name]?.count == before[name].flatMap { Int($0["version"] ?? "") }, "\(name): one ledger entry per version")
-        }
-        #expect(before[open]?["state"] == "open" && before[open]?["failed_recoveries"] == "1" && before[open]?["open_timeout_ms"] == "90000")
-        #expect(before[halfOpen]?["state"] == "half-open")
-        #expect(before[forcedOpen]?["forced"] == "open" && before[forcedClosed]?["forced"] == "closed")
-        await pool.shutdown()
+            func op(_ name: BreakerName, _ operation: String, _ argument: String = "", extra: String = "") async throws -> ScriptReply {
+                try ScriptReply(try await BreakerScript.call(pool, name: name, operation: operation, instanceID: "node-1",
+                                                            configuration: "threshold=2;base_ms=60000;mult=1.5;max_ms=3600000;ho_max=3;ho_success=2", argument: argument, extra: extra))
+            }
+            // closed with statistics; open after failed recoveries (backoff); half-open with a lease;
+            // forced open; forced closed.
+            let closed = try uniqueName("closed"), open = try uniqueName("open"), halfOpen = try uniqueName("half")
+            let forcedOpen = try uniqueName("fopen"), forcedClosed = try uniqueName("fclosed")
+            _ = try await op(closed, "record", "S7F1")
+            _ = try await op(open, "record", "F2")
+            _ = try await pool.execute("HSET", open.stateKey, "opened_at_ms", "1")  // long past: due to half-open
+            _ = try await op(open, "acquire", "p1", extra: "60000")
+            _ = try await op(open, "probe", "p1:F")
+            _ = try await pool.execute("HSET", halfOpen.stateKey, "state", "open", "opened_at_ms", "1", "open_timeout_ms", "1")
+            _ = try await op(halfOpen, "acquire", "p2", extra: "3600000")
+            _ = try await op(forcedOpen, "force_open")
+            _ = try await op(forcedClosed, "force_close")
+            let names = [closed, open, halfOpen, forcedOpen, forcedClosed]
+            var before: [BreakerName: [String: String]] = [:]
+            var ledgers: [BreakerName: [LedgerEntry]] = [:]
+            for name in names {
+                before[name] = try await storedFields(name, pool)
+                ledgers[name] = (try await pool.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
+                #expect(ledgers[name]?.count == before[name].flatMap { Int($0["version"] ?? "") }, "\(name): one ledger entry per version")
+            }
+            #expect(before[open]?["state"] == "open" && before[open]?["failed_recoveries"] == "1" && before[open]?["open_timeout_ms"] == "90000")
+            #expect(before[halfOpen]?["state"] == "half-open")
+            #expect(before[forcedOpen]?["forced"] == "open" && before[forcedClosed]?["forced"] == "closed")
+            await pool.shutdown()
 
-        server.kill(signal: SIGTERM)
-        try server.start()
+            server.kill(signal: SIGTERM)
+            try server.start()
 
-        let after = RedisConnectionPool(configuration: breakwater, size: 1)
-        defer { Task { await after.shutdown() } }
-        for name in names {
-            let fields = try await storedFields(name, after)
-            #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")
-            let ledger = (try await after.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
-            #expect(ledger == ledgers[name], "\(name): ledger after a restart differs")
-            let ttl = try #require(try await after.execute("TTL", name.stateKey).int)
-            #expect(ttl > 80_000, "\(name) has TTL \(ttl)")
+            try await withPool(breakwater, size: 1) { after async throws in
+                for name in names {
+                    let fields = try await storedFields(name, after)
+                    #expect(fields == before[name], "\(name) after a restart: \(fields), before: \(before[name] ?? [:])")
+                    let ledger = (try await after.execute("XRANGE", name.logKey, "-", "+").array ?? []).compactMap(LedgerEntry.init)
+                    #expect(ledger == ledgers[name], "\(name): ledger after a restart differs")
+                    let ttl = try #require(try await after.execute("TTL", name.stateKey).int)
+                    #expect(ttl > 80_000, "\(name) has TTL \(ttl)")
+                }
+                let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+                #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
+            }
         }
-        let log = (try? String(contentsOf: server.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
-        #expect(!log.contains("NOPERM"), "Redis refused part of the AOF on replay:\n\(log.suffix(600))")
     }
 }

@@ -31,6 +31,39 @@ final class Fleet: @unchecked Sendable {
     }
 }
 
+/// A fleet of `count` running instances on `redis` for the duration of `body`, stopped (every
+/// group shut down, its connections closed) afterwards on every path.
+func withFleet<Result>(
+    count: Int, redis: RedisConfiguration, clocks: [any BreakerClock]? = nil, pollInterval: Duration = .milliseconds(200),
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (Fleet) async throws -> Result
+) async throws -> Result {
+    try await withCleanup(Fleet(count: count, redis: redis, clocks: clocks, pollInterval: pollInterval), cleanUp: { await $0.stop() }, body)
+}
+
+/// `group` for the duration of `body`, shut down afterwards on every path.
+func withGroup<Result>(
+    _ group: SharedBreakerGroup,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: (SharedBreakerGroup) async throws -> Result
+) async throws -> Result {
+    try await withCleanup(group, cleanUp: { await $0.shutdown() }, body)
+}
+
+/// Runs `body`, then deletes breaker `name`'s keys (state, ledger) through a short-lived pool
+/// on every path (for tests without a pool of their own).
+func withBreakerKeysDeleted<Result>(
+    _ name: BreakerName, redis: RedisConfiguration,
+    isolation: isolated (any Actor)? = #isolation,
+    _ body: () async throws -> Result
+) async throws -> Result {
+    try await withCleanup(name, cleanUp: { name in
+        let pool = RedisConnectionPool(configuration: redis, size: 1)
+        _ = try? await pool.execute("DEL", name.stateKey, name.logKey)
+        await pool.shutdown()
+    }) { _ in try await body() }
+}
+
 /// A configuration for `server` that notices an outage and reconnects fast (outage tests).
 func quickReconnecting(_ server: RedisServerProcess) throws -> RedisConfiguration {
     var configuration = try RedisConfiguration(url: server.url)

@@ -6,7 +6,7 @@ import Testing
 @testable import SharedBreaker
 
 /// The trip policies as the Lua script applies them, cluster-wide.
-@Suite("Shared trip policies")
+@Suite("Shared trip policies", .tags(.integration))
 struct SharedPolicyTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var label: String
@@ -33,33 +33,35 @@ struct SharedPolicyTests {
     @Test("each policy trips at exactly the call that crosses it, across two instances", arguments: cases)
     func policyTrips(_ testCase: Case) async throws {
         let redis = try TestRedis.configuration()
-        let pool = RedisConnectionPool(configuration: redis, size: 1)
-        let name = try uniqueName("policy")
-        let fleet = Fleet(count: 2, redis: redis, pollInterval: .seconds(600))
-        var config = BreakerConfig(openTimeout: .seconds(60), tripPolicies: testCase.policies)
-        config.maxOpenTimeout = .seconds(3600)
-        let breakers = try await fleet.breakers(name, options: SharedBreakerOptions(breaker: config))
-        let reasons = ReasonLog()
-        for breaker in breakers { breaker.onTransition { reasons.append($0.reason) } }
-        for (index, outcome) in testCase.outcomes.enumerated() {
-            // Alternate instances: the counting is cluster-wide.
-            let breaker = breakers[index % 2]
-            let ticket = try await breaker.acquire()
-            let slow = outcome == "s"
-            await breaker.record(outcome == "F" ? .failure : .success, duration: slow ? .milliseconds(200) : .milliseconds(1), ticket: ticket)
-            await fleet.groups[index % 2].flush()
-            let state = try await storedFields(name, pool)["state"]
-            if index + 1 <= testCase.closedAfter {
-                #expect(state == "closed", "\(testCase.label): open after \(index + 1) outcomes")
+        try await withPool(redis, size: 1) { pool in
+            let name = try uniqueName("policy")
+            try await withKeysDeleted([name.stateKey], pool: pool) {
+                try await withFleet(count: 2, redis: redis, pollInterval: .seconds(600)) { fleet in
+                    var config = BreakerConfig(openTimeout: .seconds(60), tripPolicies: testCase.policies)
+                    config.maxOpenTimeout = .seconds(3600)
+                    let breakers = try await fleet.breakers(name, options: SharedBreakerOptions(breaker: config))
+                    let reasons = ReasonLog()
+                    for breaker in breakers { breaker.onTransition { reasons.append($0.reason) } }
+                    for (index, outcome) in testCase.outcomes.enumerated() {
+                        // Alternate instances: the counting is cluster-wide.
+                        let breaker = breakers[index % 2]
+                        let ticket = try await breaker.acquire()
+                        let slow = outcome == "s"
+                        await breaker.record(outcome == "F" ? .failure : .success, duration: slow ? .milliseconds(200) : .milliseconds(1), ticket: ticket)
+                        await fleet.groups[index % 2].flush()
+                        let state = try await storedFields(name, pool)["state"]
+                        if index + 1 <= testCase.closedAfter {
+                            #expect(state == "closed", "\(testCase.label): open after \(index + 1) outcomes")
+                        }
+                    }
+                    let fields = try await storedFields(name, pool)
+                    #expect(fields["state"] == "open")
+                    #expect(fields["version"] == "1")
+                    #expect(reasons.all.contains(testCase.reason), "\(testCase.label): reasons \(reasons.all)")
+                    await fleet.stop()
+                }
             }
         }
-        let fields = try await storedFields(name, pool)
-        #expect(fields["state"] == "open")
-        #expect(fields["version"] == "1")
-        #expect(reasons.all.contains(testCase.reason), "\(testCase.label): reasons \(reasons.all)")
-        await fleet.stop()
-        _ = try await pool.execute("DEL", name.stateKey)
-        await pool.shutdown()
     }
 }
 

@@ -6,7 +6,7 @@ import Testing
 /// test Redis: every key the product owns corrupted in every value class, every script
 /// operation called at and beyond the config's bounds, invariants after every step. Long runs
 /// are in `scripts/chaos --only fuzz-state`.
-@Suite("State fuzzer: every owned key, every value class, every operation", .serialized)
+@Suite("State fuzzer: every owned key, every value class, every operation", .serialized, .tags(.integration))
 struct StateFuzzTests {
     /// SLOWLOG bound 1 s: the suite runs many suites at once on a busy 2-core machine, where a
     /// 10 ms call can take 200 ms of wall time; work that explodes with the input (loops of 10⁹

@@ -122,16 +122,16 @@ public final class SentinelCluster: @unchecked Sendable {
     public func command(port: Int, _ name: String, _ arguments: any RedisArgumentConvertible...) async throws -> RedisValue {
         var configuration = RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: port), tls: clientTLS)
         configuration.connectTimeout = .seconds(2)
-        let connection = RedisConnection(configuration: configuration)
-        defer { Task { await connection.shutdown() } }
-        return try await connection.execute(RedisCommand(name, arguments))
+        return try await withConnection(configuration) { connection in
+            try await connection.execute(RedisCommand(name, arguments))
+        }
     }
 
     /// Sends a command to sentinel `index`.
     public func sentinelCommand(_ index: Int, _ arguments: any RedisArgumentConvertible...) async throws -> RedisValue {
-        let connection = RedisConnection(configuration: RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), tls: clientTLS))
-        defer { Task { await connection.shutdown() } }
-        return try await connection.execute(RedisCommand("SENTINEL", arguments))
+        return try await withConnection(RedisConfiguration(endpoint: .tcp(host: "127.0.0.1", port: sentinelPorts[index]), tls: clientTLS)) { connection in
+            try await connection.execute(RedisCommand("SENTINEL", arguments))
+        }
     }
 
     /// The master port sentinel `index` reports.
