@@ -8,7 +8,7 @@ import Testing
 
 /// The limits of a policy are defined once: whatever the Swift side accepts, the script
 /// accepts, and the script's ranges are the ones the schema publishes.
-@Suite("The policy contract: what validates in Swift runs in the script")
+@Suite("The policy contract: what validates in Swift runs in the script", .tags(.integration))
 struct PolicyContractTests {
     /// A policy drawn at and around every limit (the edges are where layers used to disagree).
     static func randomOptions(_ random: inout SystemRandomNumberGenerator) -> SharedBreakerOptions {
