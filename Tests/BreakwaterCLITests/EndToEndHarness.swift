@@ -20,10 +20,12 @@ struct CommandResult {
 }
 
 /// Runs `breakwater ARGS` against the test Redis and waits for it.
-func breakwater(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30)) async throws -> CommandResult {
+///
+/// - Parameter executable: another `breakwater` binary (e.g. the previous release's).
+func breakwater(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(30), executable: String = Built.breakwater) async throws -> CommandResult {
     var env = ["REDIS_URL": ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""]
     for (key, value) in environment { env[key] = value }
-    let process = try ChildProcess(Built.breakwater, arguments, environment: env)
+    let process = try ChildProcess(executable, arguments, environment: env)
     let code = await process.exited(within: timeout)
     if code == nil { process.stop(signal: SIGKILL) }
     return CommandResult(exitCode: code, output: process.output)
@@ -36,7 +38,15 @@ final class DaemonProcess: @unchecked Sendable {
     let instance: String
     private(set) var process: ChildProcess
 
-    init(instance: String, collectorName: String, upstream: FlakyUpstream, openTimeoutSeconds: Double = 1, threshold: Int = 3, interval: Double = 0.1, mode: String = "enforce") throws {
+    /// A daemon polling `upstream` with one collector `collectorName` behind a breaker.
+    ///
+    /// - Parameters:
+    ///   - executable: another `breakwater` binary (e.g. the previous release's).
+    ///   - redisURL: Its Redis (default: the test Redis, `REDIS_URL`).
+    init(
+        instance: String, collectorName: String, upstream: FlakyUpstream, openTimeoutSeconds: Double = 1, threshold: Int = 3, interval: Double = 0.1, mode: String = "enforce",
+        executable: String = Built.breakwater, redisURL: String? = nil
+    ) throws {
         httpPort = try Loopback.freePort()
         self.instance = instance
         configPath = FileManager.default.temporaryDirectory.appendingPathComponent("bw-\(instance)-\(UUID().uuidString.prefix(6)).yaml").path
@@ -57,7 +67,9 @@ final class DaemonProcess: @unchecked Sendable {
               mode: \(mode)
         """
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process = try Self.spawn(configPath)
+        self.executable = executable
+        self.redisURL = redisURL
+        process = try Self.spawn(configPath, redisURL: redisURL, executable: executable)
     }
 
     /// A daemon running `yaml` (with `instance_id` and `http.listen` on a free port added).
@@ -80,11 +92,15 @@ final class DaemonProcess: @unchecked Sendable {
     private var arguments: [String] = []
     private var redisURL: String?
     private var environment: [String: String] = [:]
+    /// The `breakwater` binary it runs.
+    private(set) var executable = Built.breakwater
 
-    private static func spawn(_ config: String, _ arguments: [String] = [], redisURL: String? = nil, environment: [String: String] = [:]) throws -> ChildProcess {
+    private static func spawn(
+        _ config: String, _ arguments: [String] = [], redisURL: String? = nil, environment: [String: String] = [:], executable: String = Built.breakwater
+    ) throws -> ChildProcess {
         var env = environment
         env["REDIS_URL"] = redisURL ?? ProcessInfo.processInfo.environment["REDIS_URL"] ?? ""
-        return try ChildProcess(Built.breakwater, ["run", "--config", config] + arguments, environment: env)
+        return try ChildProcess(executable, ["run", "--config", config] + arguments, environment: env)
     }
 
     /// SIGTERM, and the exit code (nil if it did not exit within `timeout`).
@@ -94,7 +110,17 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     func restart() throws {
-        process = try Self.spawn(configPath, arguments, redisURL: redisURL, environment: environment)
+        process = try Self.spawn(configPath, arguments, redisURL: redisURL, environment: environment, executable: executable)
+    }
+
+    /// Everything the daemon logged so far (since its last start).
+    var log: String { process.output }
+
+    /// Its `/breakers` entry for breaker `name`, or `nil` when it cannot be read (yet).
+    func breakerStatus(_ name: String) -> [String: Any]? {
+        guard let response = try? Loopback.http(port: httpPort, path: "/breakers"), response.status == 200,
+              let entries = try? JSONSerialization.jsonObject(with: response.body) as? [[String: Any]] else { return nil }
+        return entries.first { $0["name"] as? String == name }
     }
 
     deinit {
