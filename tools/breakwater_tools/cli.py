@@ -1,6 +1,7 @@
 """The commands of tools/bwtools."""
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -27,6 +28,7 @@ def with_redis(argv):
         raise SystemExit("usage: bwtools with-redis CMD...")
     install_signal_handlers()
     env = dict(os.environ)
+    tmp = None
     if not env.get("REDIS_URL"):
         tmp = tempfile.mkdtemp(prefix="breakwater-redis-")
         server = redis_server.RedisServer(tmp, loglevel="warning").start()
@@ -36,6 +38,8 @@ def with_redis(argv):
         return subprocess.call(argv, env=env)
     finally:
         PROCS.stop_all()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def live_metrics(argv):
@@ -59,6 +63,7 @@ def live_metrics(argv):
         with open(d.log, errors="replace") as f:
             sys.stderr.write("".join(f.readlines()[-30:]))
     PROCS.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)
     return status
 
 

@@ -38,7 +38,10 @@ def wait_until(fn, timeout, interval=0.05, what=None, proc=None):
         if exited or time.monotonic() >= deadline:
             if what is None:
                 return None
-            why = "its process exited with %s" % proc.returncode if exited else "not within %.0f s" % timeout
+            why = "not within %.0f s" % timeout
+            if exited:
+                why = "%s exited with %s\n%s" % (getattr(proc, "name", "its process"), proc.returncode,
+                                                 tail(getattr(proc, "log", "")))
             raise Failed("%s: %s%s" % (what, why, " (last error: %s)" % last if last else ""))
         time.sleep(interval)
 
@@ -89,12 +92,15 @@ class Procs:
         self.procs = []
         atexit.register(self.stop_all)
 
-    def spawn(self, args, log, env=None, append=True, cwd=None, session=False, name=None):
-        """Starts args with stdout+stderr into the file `log`; env adds to os.environ.
-        session: a session of its own (stopped as a process group)."""
+    def spawn(self, args, log, env=None, append=True, cwd=None, session=False, name=None,
+              stdin=subprocess.DEVNULL, stdout=None, text=False):
+        """Starts args with stdout+stderr into the file `log` (stdout=PIPE: stderr only);
+        env adds to os.environ (None removes). session: a session of its own (stopped as a process group)."""
         with open(log, "ab" if append else "wb") as out:
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=dict(os.environ, **(env or {})), cwd=cwd, start_new_session=session)
+            proc = subprocess.Popen(args, stdin=stdin, stdout=out if stdout is None else stdout,
+                                    stderr=subprocess.STDOUT if stdout is None else out,
+                                    env=merged_env(env), cwd=cwd, start_new_session=session,
+                                    text=text, bufsize=1 if text else -1)
         proc.name, proc.log, proc.session = name or os.path.basename(args[0]), log, session
         with self.lock:
             self.procs.append(proc)
@@ -145,6 +151,22 @@ class Procs:
 PROCS = Procs()
 
 
+def exact_env(env):
+    """The additions that turn os.environ into exactly `env` (None: removed), for spawn and run."""
+    return dict({k: None for k in os.environ if k not in env}, **env)
+
+
+def merged_env(env):
+    """os.environ plus env; a None value removes that variable."""
+    out = dict(os.environ)
+    for k, v in (env or {}).items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
 def install_signal_handlers():
     """SIGINT/SIGTERM end the script through SystemExit, so atexit stops every process."""
     def on_signal(signum, frame):
@@ -156,4 +178,4 @@ def install_signal_handlers():
 def run(args, env=None, timeout=60, **kw):
     """subprocess.run with captured text output; env adds to os.environ."""
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ, **(env or {})), **kw)
+                          env=merged_env(env), **kw)
