@@ -3,7 +3,7 @@
   scripts/chaos [--quick] [--bin DIR] [--seed N] [--only 1,3] [--keep]
 
 Starts its own redis-server(s) on free ports (own temp dirs), its own upstreams
-(scripts/flaky_upstream.py and a small in-process abusive upstream) and its own
+(scripts/flaky_upstream.py, abusive bodies included) and its own
 `breakwater run` daemons with generated configs, then breaks things on purpose:
 
   1 kill -9 of random daemons during trips and recoveries (quick 10 cycles, full 50)
@@ -102,6 +102,20 @@ class Scenario:
             except Exception:
                 pass
         self.procs.stop_all(grace=5)
+
+
+def run_logged(sc, args, log, budget, what):
+    """Runs args (output into log) for at most budget seconds: (exit status, log lines), or
+    None after reporting `what` as an anomaly."""
+    proc = sc.spawn(args, log, append=False)
+    try:
+        rc = proc.wait(timeout=budget)
+    except subprocess.TimeoutExpired:
+        sc.procs.stop(proc)
+        sc.bad("%s within %d s (log %s)" % (what, budget, log))
+        return None
+    with open(log, "rb") as f:
+        return rc, f.read().decode("utf-8", "replace").splitlines()
 
 
 def Redis(sc, name, **kw):
@@ -209,104 +223,6 @@ def views_match(daemon, r, names):
 def snapshot_versions(r, names):
     reply = transaction(r, [("HMGET", "cb_state:" + n, "state", "version") for n in names])
     return {n: (v[0], int(v[1]) if is_int(v[1]) else None) for n, v in zip(names, reply)}
-
-# ----------------------------------------------------------------------------- abusive upstream
-
-
-class AbuseUpstream:
-    """In-process HTTP/1.1 upstream: /ok (timestamps kept), /big (50 MB, Content-Length),
-    /bigstream (50 MB, no length), /badutf8, /slowloris (headers one byte per 0.3 s)."""
-
-    BIG = 50 * 1024 * 1024
-
-    def __init__(self, sc):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.hits = {}
-        self.ok_times = []
-        self.big = b'{"v":"' + b"a" * (self.BIG - 8) + b'"}'
-        threading.Thread(target=self.loop, daemon=True).start()
-        sc.closers.append(self.stop)
-
-    def stop(self):
-        self.stopping.set()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def count(self, path):
-        with self.lock:
-            return self.hits.get(path, 0)
-
-    def loop(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        conn.settimeout(30)
-        buf = b""
-        try:
-            while not self.stopping.is_set():
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                parts = head.split(b"\r\n")[0].split(b" ")
-                path = parts[1].decode("latin-1").split("?")[0] if len(parts) > 1 else "/"
-                with self.lock:
-                    self.hits[path] = self.hits.get(path, 0) + 1
-                    if path == "/ok":
-                        self.ok_times.append(time.monotonic())
-                if path == "/ok":
-                    body = b'{"ok":true}'
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                                 % (len(body), body))
-                elif path == "/big":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                                 % len(self.big))
-                    conn.sendall(self.big)
-                elif path == "/bigstream":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
-                    view = memoryview(self.big)
-                    for i in range(0, len(view), 1 << 20):
-                        conn.sendall(view[i:i + (1 << 20)])
-                    return
-                elif path == "/badutf8":
-                    body = b'{"v":"\xff\xfe\xc3\x28 \xed\xa0\x80"}'
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-                elif path == "/slowloris":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                    for i in range(200):
-                        if self.stopping.is_set():
-                            return
-                        conn.sendall(b"X"[:1] if i % 10 else b"\r\nX-Slow: ")
-                        time.sleep(0.3)
-                    return
-                else:
-                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-        except OSError:
-            return
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
 
 # ----------------------------------------------------------------------------- TCP proxy
 
@@ -684,8 +600,8 @@ def s4_slow_redis(sc, suite):
     r = Redis(sc, "redis", extra=["--enable-debug-command", "local"])
     r.start()
     admin = r.client()
-    abuse = AbuseUpstream(sc)
-    d = Daemon(sc, "w1", [{"name": "sw", "url": abuse.url("/ok"), "interval": 0.1,
+    abuse = Flaky(sc, name="abuse")
+    d = Daemon(sc, "w1", [{"name": "sw", "url": abuse.base + "/ok", "interval": 0.1,
                            "breaker": breaker_cfg(failure_threshold=5)}], r.url)
     d.start()
     if not wait_until(lambda: int(admin.hgetall("cb_state:sw").get("total_successes", "0") or 0) > 0, 15):
@@ -713,8 +629,7 @@ def s4_slow_redis(sc, suite):
         return None
 
     def max_gap(t_from, t_to):
-        with abuse.lock:
-            ts = [t for t in abuse.ok_times if t_from <= t <= t_to]
+        ts = [e["t"] for e in abuse.log_entries("/ok") if t_from <= e["t"] <= t_to]
         return max((b - a for a, b in zip(ts, ts[1:])), default=None), len(ts)
 
     # Baseline: 3 s of admission and polling with Redis answering.
@@ -769,12 +684,10 @@ def s4_slow_redis(sc, suite):
 
 
 def s5_load(sc, suite):
-    total = 100_000 if suite.quick else 1_000_000
     r = Redis(sc, "redis")
     r.start()
     admin = r.client()
-    procs_n, tasks = 4, 8
-    calls = total // (procs_n * tasks)   # unused in timed mode; kept for the figure
+    tasks = 8
     duration_ms = 1500 if suite.quick else 15000
     outcomes = ["success", "success", "success", "failure"]
     suite.rng.shuffle(outcomes)
@@ -865,9 +778,9 @@ def s6_bad_input(sc, suite):
     if admin.execute_command("DBSIZE") != 0:
         sc.bad("rejected names still wrote keys: %s" % admin.execute_command("KEYS", "*")[:5])
     # 2. Garbage in Redis while daemons run.
-    abuse = AbuseUpstream(sc)
+    abuse = Flaky(sc, name="abuse")
     gnames = ["g_str", "g_banana", "g_big_version", "g_missing", "g_10mb", "g_events"]
-    cols = [{"name": n, "url": abuse.url("/ok"), "interval": 0.2, "breaker": breaker_cfg()} for n in gnames]
+    cols = [{"name": n, "url": abuse.base + "/ok", "interval": 0.2, "breaker": breaker_cfg()} for n in gnames]
     ds = [Daemon(sc, "b%d" % i, cols, r.url) for i in (1, 2)]
     for d in ds:
         d.start()
@@ -918,8 +831,9 @@ def s6_bad_input(sc, suite):
     for d in ds:
         sc.procs.stop(d.proc)
     # 3. Abusive upstreams: 50 MB bodies, invalid UTF-8, slowloris.
-    apaths = {"u_big": "/big", "u_bigstream": "/bigstream", "u_badutf8": "/badutf8", "u_slowloris": "/slowloris"}
-    cols = [{"name": n, "url": abuse.url(p), "interval": 0.2, "timeout": 1, "breaker": breaker_cfg()}
+    apaths = {"u_big": "/_mode/big", "u_bigstream": "/_mode/bigstream", "u_badutf8": "/_mode/badutf8",
+              "u_slowloris": "/_mode/slowloris"}
+    cols = [{"name": n, "url": abuse.base + p, "interval": 0.2, "timeout": 1, "breaker": breaker_cfg()}
             for n, p in apaths.items()]
     d = Daemon(sc, "u1", cols, r.url)
     d.start()
@@ -947,8 +861,8 @@ def s6_bad_input(sc, suite):
         if counts[n][0] < 3 or counts[n][1] != 0:
             sc.bad("%s (%s): failures=%d successes=%d state=%s (expected classified as failures, tripped)" % (
                 n, p, counts[n][0], counts[n][1], counts[n][2]))
-    hits_before = abuse.count("/slowloris")
-    if not wait_until(lambda: abuse.count("/slowloris") > hits_before, 10, 0.1):
+    hits_before = len(abuse.log_entries(apaths["u_slowloris"]))
+    if not wait_until(lambda: len(abuse.log_entries(apaths["u_slowloris"])) > hits_before, 10, 0.1):
         sc.bad("no new slowloris request within 10 s (collector hung?)")
     sc.anomalies += check_all(admin, gnames + list(apaths))
     sc.fig("cli_rejections=%d/%d repaired_in_s=%.1f 10mb_field_after=%s rss_garbage_mb=%.0f rss_abuse_max_mb=%.0f "
@@ -969,17 +883,11 @@ def s7_model_check(sc, suite):
     args = [suite.modelcheck, "--seeds", "%d..%d" % (first, last), "--steps", str(steps), "--redis", r.url,
             "--parallel", "4"]
     t0 = time.monotonic()
-    proc = sc.spawn(args, log, append=False)
-    budget = 100 if suite.quick else 520
-    try:
-        rc = proc.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        sc.procs.stop(proc)
-        sc.bad("breakwater-modelcheck did not finish within %d s (log %s)" % (budget, log))
+    done = run_logged(sc, args, log, 100 if suite.quick else 520, "breakwater-modelcheck did not finish")
+    if done is None:
         return
+    rc, lines = done
     seconds = time.monotonic() - t0
-    with open(log, "rb") as f:
-        lines = f.read().decode("utf-8", "replace").splitlines()
     ok = [line for line in lines if ": ok " in line]
     diverged = [i for i, line in enumerate(lines) if ": DIVERGED " in line or ": ERROR " in line]
     for i in diverged:
@@ -1141,15 +1049,10 @@ def s9_state_fuzz(sc, suite):
     slow_ms = "500" if suite.quick else "50"
     args = [suite.modelcheck, "--fuzz-state", "--seeds", "%d..%d" % (first, first + 1_000_000), "--steps", "300",
             "--seconds", str(seconds), "--slow-ms", slow_ms, "--redis", r.url]
-    proc = sc.spawn(args, log, append=False)
-    try:
-        rc = proc.wait(timeout=seconds + 120)
-    except subprocess.TimeoutExpired:
-        sc.procs.stop(proc)
-        sc.bad("the state fuzzer did not stop within %d s (log %s)" % (seconds + 120, log))
+    done = run_logged(sc, args, log, seconds + 120, "the state fuzzer did not stop")
+    if done is None:
         return
-    with open(log, "rb") as f:
-        lines = f.read().decode("utf-8", "replace").splitlines()
+    rc, lines = done
     for i, line in enumerate(lines):
         if ": VIOLATION " in line or ": ERROR " in line:
             sc.bad("\n".join(lines[i:i + 16]))
@@ -1163,16 +1066,10 @@ def s10_parser_fuzz(sc, suite):
     """scripts/fuzz: the saved findings (quick), or every target for 2 minutes (full)."""
     log = os.path.join(sc.dir, "fuzz.log")
     args = [os.path.join(ROOT, "scripts", "fuzz")] + (["--crashes"] if suite.quick else ["--seconds", "120"])
-    proc = sc.spawn(args, log, append=False)
-    budget = 400 if suite.quick else 1500
-    try:
-        rc = proc.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        sc.procs.stop(proc)
-        sc.bad("scripts/fuzz did not finish within %d s (log %s)" % (budget, log))
+    done = run_logged(sc, args, log, 400 if suite.quick else 1500, "scripts/fuzz did not finish")
+    if done is None:
         return
-    with open(log, "rb") as f:
-        lines = f.read().decode("utf-8", "replace").splitlines()
+    rc, lines = done
     results = [line for line in lines if line.startswith("fuzz ") and ":" in line]
     for line in results:
         if "FAIL" in line:

@@ -21,6 +21,13 @@ Modes:
   garbage    200 with a body that is not JSON
   notfound   404 with a small JSON error body
   redirect   302 with "Location: <--redirect-to>"
+  big        200 with a 50 MB JSON body (Content-Length)
+  bigstream  200 with a 50 MB JSON body, no Content-Length, then the connection closes
+  badutf8    200 with a JSON body that is not valid UTF-8
+  slowloris  200 status line, then header bytes one per 0.3 s (60 s)
+
+A path /_mode/<mode>/... is served in that mode whatever the current one (and counted): one
+upstream gives each collector its own behaviour.
 
 Control endpoints (never counted as requests, never affected by the mode):
   POST /_control/mode    body: one of the modes; sets the mode from now on (clears schedule/fail-for)
@@ -46,7 +53,9 @@ from urllib.parse import urlsplit, unquote
 from . import ROOT
 from .proc import PROCS, http, wait_until
 
-MODES = ("healthy", "error500", "timeout", "ratelimit", "garbage", "notfound", "redirect")
+MODES = ("healthy", "error500", "timeout", "ratelimit", "garbage", "notfound", "redirect", "big", "bigstream",
+         "badutf8", "slowloris")
+BIG = 50 * 1024 * 1024
 
 
 class State:
@@ -207,6 +216,12 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "flaky-upstream/1.0"
     protocol_version = "HTTP/1.1"
 
+    def handle(self):
+        try:
+            super().handle()
+        except OSError:
+            pass  # the client went away mid-answer (big bodies, slowloris, hangs)
+
     def log_message(self, format, *args):  # keep stdout for the LISTENING line only
         if self.server.verbose:
             sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
@@ -260,10 +275,11 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         arrived = time.monotonic()
         mode = state.next_mode()
+        if path.startswith("/_mode/") and path.split("/")[2] in MODES:
+            mode = path.split("/")[2]
         counter = state.stats()["requests"]
         query = urlsplit(self.path).query
-        status = {"healthy": 200, "error500": 500, "notfound": 404, "ratelimit": 429, "garbage": 200, "timeout": 504,
-                  "redirect": 302}[mode]
+        status = {"error500": 500, "notfound": 404, "ratelimit": 429, "timeout": 504, "redirect": 302}.get(mode, 200)
         credential = self.headers.get("Authorization") or self.headers.get("X-API-Key") or self.headers.get("x-api-key", "")
         state.note((arrived, path, query, credential, status))
         if mode == "healthy":
@@ -284,6 +300,29 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif mode in ("big", "bigstream"):
+            big = self.server.big_body()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header(*(("Content-Length", str(len(big))) if mode == "big" else ("Connection", "close")))
+            self.end_headers()
+            self.close_connection = mode == "bigstream"
+            view = memoryview(big)
+            for i in range(0, len(view), 1 << 20):
+                self.wfile.write(view[i:i + (1 << 20)])
+        elif mode == "badutf8":
+            body = b'{"v":"\xff\xfe\xc3\x28 \xed\xa0\x80"}'
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        elif mode == "slowloris":
+            self.close_connection = True
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for i in range(200):
+                if self.server.stopping.is_set():
+                    return
+                self.wfile.write(b"X" if i % 10 else b"\r\nX-Slow: ")
+                self.wfile.flush()
+                time.sleep(0.3)
         elif mode == "timeout":
             deadline = time.monotonic() + state.hang_seconds
             while time.monotonic() < deadline and not self.server.stopping.is_set():
@@ -330,6 +369,8 @@ def main(argv=None, server_class=ThreadingHTTPServer):
     server.tweets_per_page = args.tweets_per_page
     server.redirect_to = args.redirect_to
     server.stopping = threading.Event()
+    big = []
+    server.big_body = lambda: big[0] if big else big.append(b'{"v":"' + b"a" * (BIG - 8) + b'"}') or big[0]
 
     def stop(signum, frame):
         server.stopping.set()
@@ -383,3 +424,9 @@ class Flaky:
     def requests(self):
         stats = self.stats()
         return stats["requests"] if stats else None
+
+    def log_entries(self, path=None):
+        """The request log ({"t": monotonic seconds, "path", ...}), optionally of one path only."""
+        status, body = http(self.base + "/_control/log", timeout=10)
+        entries = json.loads(body)["requests"] if status == 200 else []
+        return [e for e in entries if path is None or e["path"] == path]
