@@ -2,7 +2,7 @@
 
 Starts its own redis-server on a free loopback port, its own flaky upstreams
 (scripts/flaky_upstream.py), daemons (`breakwater run`), breakwater-node / breakwater-bench
-processes and a pybreaker peer fleet (scripts/bench_pybreaker.py, PyPI pybreaker 1.4.1 with
+processes and a pybreaker peer fleet (pybreaker_peer.py here, PyPI pybreaker 1.4.1 with
 its Redis storage), all on the same Redis in the same run. Prints one markdown table to stdout
 and writes it to bench-results.md (gitignored). Figures and ratios only: nothing here fails
 on a timing; it exits non-zero only when a measurement could not be made.
@@ -45,6 +45,7 @@ from .redis_server import RedisServer
 from .upstream import Flaky
 
 VENV = os.path.join(ROOT, ".build", "bench-venv")
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pybreaker_peer.py")
 PY_DEPS = ["pybreaker==1.4.1", "redis==8.1.0"]
 
 
@@ -244,7 +245,7 @@ def outage_pybreaker(b, n, outage_s):
     events = queue.Queue()
     workers = []
     for i in range(n):
-        w = spawn([sys.executable, os.path.join(ROOT, "scripts", "bench_pybreaker.py"), "fleet", "--redis-port",
+        w = spawn([sys.executable, PEER, "fleet", "--redis-port",
                    str(b.redis_port), "--name", ns, "--url", base + "/status", "--interval", "0.1",
                    "--fail-max", str(THRESHOLD), "--reset-timeout", str(OPEN_S), "--success-threshold", "1"],
                   b.log("py%d-%d.log" % (n, i)), stdout=subprocess.PIPE, text=True)
@@ -431,7 +432,7 @@ def section_library(b, limits):
     # Peer: pybreaker + Redis storage, closed path, one process.
     b.r.config_resetstat()
     seconds = 0.5 if b.smoke else 3
-    rc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench_pybreaker.py"), "throughput",
+    rc = subprocess.run([sys.executable, PEER, "throughput",
                          "--redis-port", str(b.redis_port), "--name", "tp-%d" % os.getpid(), "--seconds", str(seconds)],
                         capture_output=True, text=True, timeout=120)
     py_calls = int(rc.stdout.split()[1])

@@ -68,7 +68,7 @@ class Daemon:
         self.starts = 0
         with open(self.cfg, "w") as f:
             f.write(text(self.port) if text else config_text(iid, self.port, collectors, collector_extra))
-        rc = run([breakwater, "check-config", "--config", self.cfg], env=self.env)
+        rc = run([breakwater, "check-config", "--config", self.cfg], env={"REDIS_URL": redis_url})  # the config alone
         if rc.returncode != 0:
             raise RuntimeError("check-config %s: %s" % (self.cfg, (rc.stdout + rc.stderr).strip()))
 
