@@ -15,7 +15,6 @@ import urllib.parse
 
 from . import ROOT
 from .proc import PROCS, Failed, exact_env, free_port, http, wait_until
-from .redis_server import RedisServer
 
 CHROMIUM = os.environ.get("BROWSER_TEST_CHROMIUM", "chromium")
 VIEWPORT = {"width": 1500, "height": 1000}
@@ -457,6 +456,7 @@ class RealBackend:
     def start(self):
         if not os.access(self.bin, os.X_OK):
             raise Failed("BREAKWATER_BIN=%s is not an executable" % self.bin)
+        from .redis_server import RedisServer  # python3-redis: not needed by --mock
         self.redis = RedisServer(os.path.join(self.tmp, "redis"), loglevel="warning").start(timeout=30, session=True)
         self.env = dict(os.environ, REDIS_URL=self.redis.url)
         self.env.pop("REDIS_PASSWORD", None)
