@@ -30,6 +30,9 @@ def with_redis(argv):
     env = dict(os.environ)
     tmp = None
     if not env.get("REDIS_URL"):
+        if not shutil.which("redis-server"):
+            print("redis-server is not installed: run scripts/bootstrap (or apt-get install -y redis-server)", file=sys.stderr)
+            return 2
         tmp = tempfile.mkdtemp(prefix="breakwater-redis-")
         server = redis_server.RedisServer(tmp, loglevel="warning").start()
         env["REDIS_URL"] = server.url
