@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -23,7 +24,6 @@ def detach_upstream(argv):
 
 def with_redis(argv):
     """scripts/with-redis: runs argv with REDIS_URL, starting a throwaway server if it is unset."""
-    import subprocess
     if not argv:
         raise SystemExit("usage: bwtools with-redis CMD...")
     install_signal_handlers()
@@ -34,7 +34,12 @@ def with_redis(argv):
             print("redis-server is not installed: run scripts/bootstrap (or apt-get install -y redis-server)", file=sys.stderr)
             return 2
         tmp = tempfile.mkdtemp(prefix="breakwater-redis-")
-        server = redis_server.RedisServer(tmp, loglevel="warning").start()
+        server = redis_server.RedisServer(tmp, loglevel="warning")
+        try:
+            server.start()
+        except Failed as e:
+            print("throwaway redis-server did not start: %s" % e, file=sys.stderr)
+            return 1
         env["REDIS_URL"] = server.url
         print("scripts/with-redis: throwaway redis-server on %s (pid %d)" % (server.url, server.proc.pid), flush=True)
     try:
@@ -49,7 +54,6 @@ def live_metrics(argv):
     """The live half of the monitoring check: a throwaway Redis, a flaky upstream failing for
     6 s and deploy/config/demo.yaml's daemon (breaker "cimon"); once its breaker has tripped
     and closed again (<= 60 s), runs argv with BREAKWATER_METRICS_URL; its status is ours."""
-    import subprocess
     if len(argv) < 2:
         raise SystemExit("usage: bwtools live-metrics BREAKWATER CMD...")
     install_signal_handlers()
