@@ -43,7 +43,7 @@ from . import ROOT
 from .daemon import Daemon as BaseDaemon, default_bin
 from .proc import Procs, install_signal_handlers, wait_until
 from .redis_server import RedisError, RedisServer, Sentinels, connect, transaction
-from .schema import NUMERIC_KINDS, load as load_schema
+from .schema import INTEGER_KINDS, load as load_schema
 from .upstream import Flaky as BaseFlaky
 
 MAKE_ACL = os.path.join(ROOT, "deploy", "redis", "make-acl")
@@ -1129,7 +1129,7 @@ def main(argv=None):
             return 2
     global INT_FIELDS
     try:
-        INT_FIELDS = tuple(load_schema(suite.breakwater).names(*NUMERIC_KINDS))
+        INT_FIELDS = tuple(load_schema(suite.breakwater).names(*INTEGER_KINDS))
     except (RuntimeError, ValueError, KeyError) as e:
         print("chaos: the stored schema: %s" % e, file=sys.stderr)
         return 2

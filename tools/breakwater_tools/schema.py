@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-NUMERIC_KINDS = ("count", "milliseconds")
+INTEGER_KINDS = ("count", "milliseconds", "time")   # stored as plain integers
 
 
 class Schema:

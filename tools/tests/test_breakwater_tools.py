@@ -17,7 +17,9 @@ from breakwater_tools.upstream import Flaky  # noqa: E402
 DOC = {"schema": 1, "keys": {"state": "cb_state:{name}", "quota": "cb_quota:{group}"},
        "fields": [{"name": "state", "kind": "state", "group": "core", "summary": ""},
                   {"name": "version", "kind": "count", "group": "core", "summary": ""},
-                  {"name": "opened_at_ms", "kind": "milliseconds", "group": "core", "summary": ""},
+                  {"name": "open_timeout_ms", "kind": "milliseconds", "group": "core", "summary": ""},
+                  {"name": "opened_at_ms", "kind": "time", "group": "core", "summary": ""},
+                  {"name": "backoff_multiplier", "kind": "number", "group": "policy", "summary": ""},
                   {"name": "forced_note", "kind": "text", "group": "override", "summary": ""}],
        "operations": {"breaker": ["record"]}}
 
@@ -64,7 +66,7 @@ class ToolsTests(unittest.TestCase):
         os.environ["BREAKWATER_SCHEMA_JSON"] = path
         self.addCleanup(os.environ.pop, "BREAKWATER_SCHEMA_JSON")
         s = schema.load("/nonexistent/breakwater")
-        self.assertEqual(s.names(*schema.NUMERIC_KINDS), ["version", "opened_at_ms"])
+        self.assertEqual(s.names(*schema.INTEGER_KINDS), ["version", "open_timeout_ms", "opened_at_ms"])
         self.assertEqual(s.names(group="override"), ["forced_note"])
         self.assertEqual(s.key("state", "onchain"), "cb_state:onchain")
         self.assertEqual(s.key("quota", "g1"), "cb_quota:g1")
@@ -73,6 +75,15 @@ class ToolsTests(unittest.TestCase):
         os.environ.pop("BREAKWATER_SCHEMA_JSON", None)
         with self.assertRaisesRegex(RuntimeError, "schema --json"):
             schema.load("/bin/false")
+
+    @unittest.skipUnless(os.environ.get("BREAKWATER_BIN"), "BREAKWATER_BIN (a breakwater binary) is not set")
+    def test_schema_of_the_binary(self):
+        os.environ.pop("BREAKWATER_SCHEMA_JSON", None)
+        s = schema.load(os.environ["BREAKWATER_BIN"])
+        self.assertEqual(s.version, 1)
+        self.assertEqual(s.key("state", "x"), "cb_state:x")
+        self.assertIn("version", s.names(*schema.INTEGER_KINDS))
+        self.assertEqual(s.names("state"), ["state"])
 
     def test_configs(self):
         port = free_port()
