@@ -1,6 +1,6 @@
 """Breakwater fault suite: real processes on loopback, bounded in time (scripts/chaos runs it).
 
-  scripts/chaos [--quick] [--bin DIR] [--seed N] [--only 1,3] [--keep]
+  scripts/chaos [--quick] [--bin DIR] [--seed N] [--only 1,3] [--strict] [--keep]
 
 Starts its own redis-server(s) on free ports (own temp dirs), its own upstreams
 (scripts/flaky_upstream.py, abusive bodies included) and its own
@@ -25,7 +25,8 @@ Starts its own redis-server(s) on free ports (own temp dirs), its own upstreams
 One line per scenario: `scenario | PASS/FAIL | figures | anomalies=N` (anomalies listed
 below it), then a markdown table. Exit 0 only when every scenario has 0 anomalies.
 Every random choice derives from --seed (printed), so a failing run can be replayed.
-Every process it starts is killed by PID on exit, SIGINT and SIGTERM. Python 3 stdlib only.
+Every process it starts is killed by PID on exit, SIGINT and SIGTERM. The hash invariants take
+the integer fields from `breakwater schema --json` (BREAKWATER_SCHEMA_JSON=FILE: a saved copy).
 """
 import argparse
 import os
