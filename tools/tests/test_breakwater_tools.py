@@ -3,6 +3,7 @@ python3 -m unittest discover -s tools/tests"""
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -27,6 +28,7 @@ DOC = {"schema": 1, "keys": {"state": "cb_state:{name}", "quota": "cb_quota:{gro
 class ToolsTests(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="breakwater-tools-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
         self.procs = Procs()
         self.addCleanup(self.procs.stop_all)
 
