@@ -1,16 +1,15 @@
-#!/usr/bin/env python3
 """The peer in scripts/bench: PyPI pybreaker (1.4.1) with its Redis storage (PyPI redis).
 
 Run by scripts/bench under its venv's python, never by hand in CI.
 
-  bench_pybreaker.py fleet      --redis-port P --name NS --url URL --interval 0.1 \
+  pybreaker_peer.py fleet      --redis-port P --name NS --url URL --interval 0.1 \
                                 --fail-max 5 --reset-timeout 2 --success-threshold 1
       One fleet member: calls URL through the breaker every --interval seconds (on a fixed
       schedule, like a collector), prints one line per call, flushed:
           ok|fail|rejected <time.monotonic_ns()>
       (CLOCK_MONOTONIC: comparable with the parent's stamps.) Runs until SIGTERM.
 
-  bench_pybreaker.py throughput --redis-port P --name NS --seconds S
+  pybreaker_peer.py throughput --redis-port P --name NS --seconds S
       Closed path: calls a no-op through the breaker for S seconds, prints "calls <n>".
 """
 
