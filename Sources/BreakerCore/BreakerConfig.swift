@@ -1,4 +1,4 @@
-/// The policy of one breaker. Every field has the SPEC §4/§5 default.
+/// The policy of one breaker. Every field has the documented default (docs/semantics.md).
 ///
 /// Call ``validate()`` (or let ``BreakerMachine/init(config:)`` do it) before use.
 public struct BreakerConfig: Sendable, Equatable {
@@ -39,7 +39,7 @@ public struct BreakerConfig: Sendable, Equatable {
         set { explicitTripPolicies = newValue }
     }
 
-    /// Creates a configuration; every parameter defaults to the SPEC value.
+    /// Creates a configuration; every parameter defaults to the documented value.
     ///
     /// - Parameters:
     ///   - failureThreshold: Consecutive failures that trip (default 5).
@@ -98,7 +98,7 @@ public struct BreakerConfig: Sendable, Equatable {
 
     /// Checks every field and reports **all** problems at once.
     ///
-    /// Field names are the snake_case names of SPEC §5 (`failure_threshold`,
+    /// Field names are the snake_case config keys (docs/configuration.md) (`failure_threshold`,
     /// `open_timeout_seconds`, …, `trip_policies[1].percent`).
     ///
     /// - Throws: ``BreakerConfigError`` listing each invalid field with a reason such

@@ -5,7 +5,7 @@
 public struct BreakerConfigError: Error, CustomStringConvertible, Equatable {
     /// One invalid field.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
-        /// The snake_case field path (SPEC §5), e.g. `backoff_multiplier` or `trip_policies[0].percent`.
+        /// The snake_case field path (the config key names), e.g. `backoff_multiplier` or `trip_policies[0].percent`.
         public var field: String
         /// Why the value is invalid, e.g. `must be >= 1, got 0`.
         public var reason: String

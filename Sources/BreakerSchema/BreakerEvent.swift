@@ -2,7 +2,7 @@ import BreakerCore
 import Foundation
 import SafeNumbers
 
-/// A transition as published on `cb_events:<name>` (SPEC.md §3).
+/// A transition as published on `cb_events:<name>` (docs/protocol.md, "Events").
 ///
 /// `name`, `from`, `to`, `version`, `by`, `at_ms` and `reason` are the contract; the open
 /// deadline fields let other instances update their local view without a round trip.

@@ -1,7 +1,7 @@
 import RedisClient
 
 /// One entry of the ledger stream `cb_log:<name>`: a transition or manual action, appended in
-/// the same atomic script step as the change (SPEC §10).
+/// the same atomic script step as the change (docs/protocol.md, "Ledger").
 public struct LedgerEntry: Sendable, Equatable, Codable {
     /// The stream entry id (`<ms>-<seq>`).
     public var id: String

@@ -33,6 +33,7 @@ public enum StoredField: String, CaseIterable, Sendable, Codable {
     case slowCalls = "slow_calls"
     case timeInOpen = "time_in_open_ms"
     case lastFailureAt = "last_failure_at_ms"
+    case lastSuccessAt = "last_success_at_ms"
     case lastTransitionAt = "last_transition_at_ms"
     case baseOpenTimeout = "base_open_timeout_ms"
     case backoffMultiplier = "backoff_multiplier"
@@ -94,7 +95,7 @@ public enum StoredField: String, CaseIterable, Sendable, Codable {
         case .mode: .mode
         case .updatedBy, .lastReason, .forcedNote, .forcedActor: .text
         case .openTimeout, .timeInOpen, .baseOpenTimeout, .maxOpenTimeout: .milliseconds
-        case .openedAt, .halfOpenAt, .forcedUntil, .updatedAt, .lastFailureAt, .lastTransitionAt: .time
+        case .openedAt, .halfOpenAt, .forcedUntil, .updatedAt, .lastFailureAt, .lastSuccessAt, .lastTransitionAt: .time
         case .backoffMultiplier: .number
         case .leases, .contributors, .windowContributors, .window, .buckets: .list
         case .schema, .version, .failedRecoveries, .failureCount, .halfOpenAttempts, .halfOpenSuccesses,
@@ -107,7 +108,7 @@ public enum StoredField: String, CaseIterable, Sendable, Codable {
     public var group: Group {
         switch self {
         case .circuitOpens, .successfulRecoveries, .failedRecoveriesTotal, .totalSuccesses, .totalFailures,
-             .totalCalls, .slowCalls, .timeInOpen, .lastFailureAt, .lastTransitionAt: .statistics
+             .totalCalls, .slowCalls, .timeInOpen, .lastFailureAt, .lastSuccessAt, .lastTransitionAt: .statistics
         case .forcedUntil, .forcedNote, .forcedActor: .override
         case .baseOpenTimeout, .backoffMultiplier, .maxOpenTimeout: .policy
         case .leases, .contributors, .windowContributors, .window, .buckets: .bookkeeping
@@ -156,6 +157,7 @@ public enum StoredField: String, CaseIterable, Sendable, Codable {
         case .slowCalls: "calls slower than the slow-call threshold"
         case .timeInOpen: "time spent open, up to the last close"
         case .lastFailureAt: "when the last failure was recorded"
+        case .lastSuccessAt: "when the last success was recorded"
         case .lastTransitionAt: "when the last transition or manual action happened"
         case .baseOpenTimeout: "the policy's base open timeout"
         case .backoffMultiplier: "the policy's backoff factor per failed recovery"

@@ -2,7 +2,7 @@ import BreakerCore
 
 /// Circuit-breaker settings for one collector, as read from its `breaker:` block.
 ///
-/// Every field has a default (SPEC §4): failure threshold 5, open timeout 300 s, three
+/// Every field has a default: failure threshold 5, open timeout 300 s, three
 /// half-open probes of which two must succeed, backoff ×1.5 capped at 3600 s, trip quorum 1,
 /// store-failure policy `local`. The optional trip policies are `nil` unless configured.
 /// This is a plain value; the daemon maps it onto the breaker module's own types.
@@ -36,7 +36,7 @@ public struct BreakerSettings: Sendable, Equatable, Hashable {
     /// Longest a half-open breaker waits for probe answers before reopening (`half_open_max_wait_seconds`).
     public var halfOpenMaxWait: Duration?
 
-    /// Creates settings; every argument defaults to the SPEC §4 value.
+    /// Creates settings; every argument defaults to the documented value.
     ///
     /// - Parameters:
     ///   - failureThreshold: Consecutive failures that trip the breaker.

@@ -1,7 +1,7 @@
 import Foundation
 import Yams
 
-/// A validated Breakwater configuration file (SPEC §5).
+/// A validated Breakwater configuration file (docs/configuration.md).
 ///
 /// Load it with ``load(path:)`` or ``parse(yaml:)``; both report every problem at once as a
 /// ``ConfigError``. The value holds no secrets (only where they live), so its description

@@ -1,4 +1,4 @@
-/// How a collector's polls are spread across the fleet (`schedule:`; SPEC §8).
+/// How a collector's polls are spread across the fleet (`schedule:`; docs/semantics.md).
 public enum CollectionSchedule: String, Sendable, Equatable, Hashable, CaseIterable {
     /// One poll per interval across every instance running the collector (the default).
     case fleet

@@ -5,7 +5,7 @@ import BreakerCore
 import Foundation
 import Yams
 
-/// The schema of SPEC §5: which keys exist at each level and what they must hold.
+/// The config file schema (docs/configuration.md): which keys exist at each level and what they must hold.
 extension ConfigReader {
     static let topLevelKeys = ["instance_id", "redis", "http", "collectors"]
     static let redisKeys = ["url", "password_env", "password_file", "tls"]

@@ -186,7 +186,7 @@ struct ConfigReader {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
-    /// Whether `name` matches `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` (SPEC §3).
+    /// Whether `name` matches `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` (the breaker name rule).
     static func isValidName(_ name: String) -> Bool {
         let scalars = Array(name.unicodeScalars)
         guard (1...128).contains(scalars.count) else { return false }

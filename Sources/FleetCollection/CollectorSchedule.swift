@@ -2,7 +2,7 @@ import BreakerSchema
 import RedisClient
 import SafeNumbers
 
-/// The fleet-wide schedule of one collector: the hash `cb_sched:<name>` (SPEC §8).
+/// The fleet-wide schedule of one collector: the hash `cb_sched:<name>` (docs/protocol.md).
 ///
 /// Every method is one atomic script call using Redis server time; none keeps state in
 /// this process, so replicas may start and stop at any time without configuration.

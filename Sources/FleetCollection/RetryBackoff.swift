@@ -1,4 +1,4 @@
-/// Capped, jittered backoff between the tries of one slot (SPEC §8). Pure: the random
+/// Capped, jittered backoff between the tries of one slot (docs/semantics.md). Pure: the random
 /// source is an argument, so tests can pin it.
 public struct RetryBackoff: Sendable, Equatable {
     /// Retries after the first try (`retries:` in the config; default 2).

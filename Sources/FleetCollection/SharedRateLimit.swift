@@ -1,7 +1,7 @@
 import BreakerSchema
 import RedisClient
 
-/// A rate limit shared by a group of collectors across the fleet: `cb_quota:<group>` (SPEC §8).
+/// A rate limit shared by a group of collectors across the fleet: `cb_quota:<group>` (docs/protocol.md).
 ///
 /// At most ``requests`` requests reach the upstream in any window of ``period``: a token
 /// returns a full period (plus ``guard``) after its request completed (``release(_:)``), or

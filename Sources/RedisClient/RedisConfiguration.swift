@@ -9,7 +9,7 @@ import Foundation
 /// The password may instead come from the environment (`REDIS_PASSWORD`) or a file
 /// (`REDIS_PASSWORD_FILE`); see ``init(url:environment:)``.
 public struct RedisConfiguration: Sendable, Hashable {
-    /// Where to find the master through Redis Sentinel (SPEC §9).
+    /// Where to find the master through Redis Sentinel (docs/operations.md).
     ///
     /// The client asks the sentinels in turn for the master's address
     /// (`SENTINEL get-master-addr-by-name`), checks with `ROLE` that the node is a master,

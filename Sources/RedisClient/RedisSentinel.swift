@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Finds the master through Redis Sentinel and watches for failovers (SPEC §9).
+/// Finds the master through Redis Sentinel and watches for failovers (docs/operations.md).
 ///
 /// One monitor serves a ``RedisConnectionPool`` (all its connections), a standalone
 /// ``RedisConnection`` or a ``RedisSubscriber``. It does two things:

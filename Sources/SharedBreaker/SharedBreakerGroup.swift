@@ -189,7 +189,7 @@ public final class SharedBreakerGroup: Sendable {
     }
 
     /// Compares each stored `version` with the local view (one pipelined HGET and TTL per
-    /// breaker), and keeps the keys of the breakers this instance uses alive (SPEC §7): a key
+    /// breaker), and keeps the keys of the breakers this instance uses alive: a key
     /// whose TTL fell below ``keepAliveBelowSeconds`` gets its 24 h back, so neither a breaker
     /// nor a manual override lapses while an instance still uses it.
     func checkVersions() async {
@@ -239,7 +239,7 @@ public final class SharedBreakerGroup: Sendable {
         }
     }
 
-    /// The TTL every write gives `cb_state:<name>` (SPEC §3).
+    /// The TTL every write gives `cb_state:<name>` (docs/protocol.md).
     static let stateTTLSeconds: Int64 = 86_400
     /// A used breaker's key is renewed once its TTL falls below this (at most hourly per key).
     static let keepAliveBelowSeconds: Int64 = 86_400 - 3_600

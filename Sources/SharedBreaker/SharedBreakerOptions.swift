@@ -15,7 +15,7 @@ public struct SharedBreakerOptions: Sendable, Equatable {
     /// `enforce`, or `shadow`: full evaluation fleet-wide, never a rejection.
     public var mode: BreakerMode
 
-    /// Creates options; defaults follow SPEC.md §4.
+    /// Creates options; defaults as documented in docs/semantics.md.
     public init(
         breaker: BreakerConfig = BreakerConfig(),
         tripQuorum: Int = 1,

@@ -4,9 +4,10 @@ import BreakerSchema
 
 /// A shared breaker's status on one instance: the shared view and the local breaker.
 ///
-/// The JSON shape is the seed service's `get_status` shape (name, state, failure_count,
+/// The `/breakers` JSON shape: name, state, failure_count,
 /// open timeout, `statistics`, `health_score`, `half_open`, `thresholds`, `last_failure_time`,
-/// `last_state_change`) plus `version`, `instance`, `store_available`, `mode` and `local`.
+/// `last_state_change`, `version`, `instance`, `store_available`, `mode`, `local` and `stored`
+/// (the one operator view, ``BreakerView``).
 /// The fleet fields are top-level keys (from ``fleet``), absent when Redis could not be read.
 public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
     public var name: String
@@ -28,7 +29,7 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
     public var local: BreakerStatus
     /// `enforce` or `shadow`.
     public var mode: BreakerMode
-    /// The policy this instance runs the breaker with (the seed's `thresholds` block).
+    /// The policy this instance runs the breaker with (`thresholds`).
     public var thresholds: Thresholds
     /// Fleet-wide lifetime statistics and probe accounting, from `cb_state:<name>` when it
     /// was last read (`nil` if Redis could not be read).
@@ -57,7 +58,7 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
         }
     }
 
-    /// Fleet statistics (SPEC §10) in the seed service's `get_status` shape.
+    /// Fleet statistics as top-level keys of a `/breakers` entry.
     public struct FleetStatistics: Sendable, Equatable, Codable {
         public var statistics: [String: Int64]
         public var healthScore: Double?
@@ -134,7 +135,7 @@ public struct SharedBreakerStatus: Sendable, Equatable, Encodable {
         try container.encode(mode, forKey: .mode)
         try container.encode(thresholds, forKey: .thresholds)
         try container.encodeIfPresent(stored, forKey: .stored)
-        // The fleet statistics sit beside the other keys, as in the seed's get_status.
+        // The fleet statistics sit beside the other keys, as top-level keys.
         try fleet?.encode(to: encoder)
     }
 }

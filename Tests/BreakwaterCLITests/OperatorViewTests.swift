@@ -159,7 +159,7 @@ struct DaemonOperatorViewTests {
                 #expect((status["version"] as? Int ?? 0) >= 1)
                 let thresholds = try #require(status["thresholds"] as? [String: Any])
                 #expect(thresholds["failure_threshold"] as? Int == 2)
-                let fleet = status  // the seed's get_status keys are top-level
+                let fleet = status  // the fleet statistics keys are top-level
                 #expect(fleet["health_score"] as? Double == 0)
                 #expect(((fleet["statistics"] as? [String: Any])?["total_failures"] as? Int ?? 0) >= 2)
                 #expect(fleet["last_failure_time"] as? Int != nil && fleet["last_state_change"] as? Int != nil)

@@ -134,7 +134,7 @@ def Daemon(sc, iid, collectors, redis_url):
 
 
 def check_hash(name, h, ttl):
-    """Anomalies of one cb_state hash (SPEC §3)."""
+    """Anomalies of one cb_state hash (docs/protocol.md)."""
     bad = []
     if h.get("state") not in STATES:
         bad.append("%s: state=%r" % (name, h.get("state")))
@@ -750,7 +750,7 @@ def s5_load(sc, suite):
         sc.bad("%d probe leases active at once > half_open_max_calls 3" % worst["leases"])
     if worst["attempts"] > 3:
         sc.note("half_open_attempts reached %d > half_open_max_calls 3 in one half-open period (the cap is on "
-                "concurrent leases; SPEC §4 says 'admits at most half_open_max_calls probes')" % worst["attempts"])
+                "concurrent leases; the documented cap: 'admits at most half_open_max_calls probes')" % worst["attempts"])
     sc.anomalies += check_all(admin, ["load"])
     sc.fig("timed=%dms admitted=%d counted=%d opens=%s wall=%.2fs outcomes/s=%.0f max_probe_attempts=%d max_active_leases=%d" % (
         duration_ms, admitted, counted, h.get("circuit_opens"), wall, admitted / max(wall, 1e-6), worst["attempts"], worst["leases"]))

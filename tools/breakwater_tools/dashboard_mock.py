@@ -1,7 +1,7 @@
 """A stand-in for the daemon's dashboard routes, for developing and testing the page.
 
 Serves Sources/BreakwaterDaemon/Dashboard/dashboard.html at "/" and the same API the Swift
-server serves (SPEC §10), from an in-memory fleet of breakers:
+server serves, from an in-memory fleet of breakers:
 
   GET  /                       the page
   GET  /api/breakers           {"now_ms", "instance", "breakers": [...]}

@@ -3,6 +3,7 @@
 // shared-breaker options (SharedBreakerOptions+Settings.swift, compiled into this module by
 // scripts/fuzz), the Redis configuration (RedisEndpoint.swift, likewise), the API keys from
 // an injected environment, and each collector's upstream request.
+import BreakerSchema
 import BreakerCore
 import BreakwaterConfig
 import Collectors

@@ -1,6 +1,7 @@
 // Fuzz entry points compiled into the SharedBreaker module (see scripts/fuzz), so that the
-// internal consumers (SharedBreaker.apply(_:), SharedBreakerView, ScriptReply,
+// internal consumers (SharedBreaker.apply(_:), SharedBreakerView, BreakerReply,
 // RefreshDecision) are reachable without @testable.
+import BreakerSchema
 import SafeNumbers
 import BreakerCore
 import Foundation
@@ -65,7 +66,7 @@ private func fields(_ data: UnsafePointer<UInt8>, _ size: Int) -> [String] {
 /// `stored-state`: byte 0 picks the input.
 /// - even: NUL-separated `field, value, field, value…` as HGETALL `cb_state:<name>` returns
 ///   them → RedisValue.fieldDictionary → StoredBreakerState(fields:) → the view refresh() adopts.
-/// - odd: NUL-separated elements of a breaker script reply (`ScriptReply`), each a bulk string,
+/// - odd: NUL-separated elements of a breaker script reply (`BreakerReply`), each a bulk string,
 ///   or an integer reply when prefixed with `:`.
 @_cdecl("breakwater_fuzz_stored_state")
 public func breakwaterFuzzStoredState(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -98,7 +99,7 @@ public func breakwaterFuzzStoredState(_ data: UnsafePointer<UInt8>, _ size: Int)
             if part.hasPrefix(":"), let number = Int64(part.dropFirst()) { return .integer(number) }
             return .bulkString(Array(part.utf8))
         })
-        guard let reply = try? ScriptReply(value) else { return 0 }
+        guard let reply = try? BreakerReply(value) else { return 0 }
         // runScript() → adopt(): the reply's state becomes the view.
         breaker.updateLocked { inner in
             // As runScript() computes it (SharedBreaker+Sync.swift): server now minus local midpoint.

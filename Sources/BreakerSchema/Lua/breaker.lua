@@ -690,6 +690,7 @@ if op == 'record' then
       s.last_failure_at_ms = now
     else
       s.total_successes = s.total_successes + n
+      s.last_success_at_ms = now
     end
     if slow then s.slow_calls = s.slow_calls + n end
     if s.state == 'closed' and s.forced == '' then
@@ -771,6 +772,7 @@ elseif op == 'probe' then
     s.total_calls = s.total_calls + 1
     if outcome == 'S' then
       s.total_successes = s.total_successes + 1
+      s.last_success_at_ms = now
     else
       s.total_failures = s.total_failures + 1
       s.last_failure_at_ms = now

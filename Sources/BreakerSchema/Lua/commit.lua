@@ -1,4 +1,4 @@
--- Breakwater cursor commit (SPEC §8): appends only records newer than the collector's cursor
+-- Breakwater cursor commit (docs/semantics.md, fleet polling): appends only records newer than the collector's cursor
 -- to collector:<name> and moves the cursor, in one atomic step, so each upstream item is
 -- written once whatever the replica count, overlapping polls or restarts.
 --

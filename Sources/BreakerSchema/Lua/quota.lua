@@ -1,4 +1,4 @@
--- Breakwater shared rate limit (SPEC §8): `requests` tokens per `per_seconds` for a group of
+-- Breakwater shared rate limit (docs/semantics.md, fleet polling): `requests` tokens per `per_seconds` for a group of
 -- collectors (one API key -> one group), shared by every instance, by Redis server time.
 --
 -- The bucket is a ring of `requests` slots; slot i holds when its token may next be reused

@@ -1,5 +1,5 @@
 -- Breakwater fleet schedule: one poll per interval across every instance running a collector
--- (SPEC §8). All times are Redis server time (TIME), so host clocks never matter.
+-- (docs/semantics.md). All times are Redis server time (TIME), so host clocks never matter.
 --
 -- KEYS[1] = cb_sched:<name>   (a hash; visible with HGETALL)
 -- KEYS[2] = cb_quota:<group>  (optional: the collector's rate-limit group, which a 429 pauses too)

@@ -11,7 +11,7 @@ import Synchronization
 /// Pages and text files embedded at build time (`*.html` next to this file; EmbedText plugin).
 enum WebAsset {}
 
-/// The operator view (SPEC §10): the page at `/`, every breaker in Redis at `/api/breakers`,
+/// The operator view: the page at `/`, every breaker in Redis at `/api/breakers`,
 /// and transitions live at `/events` (Server-Sent Events fed by one `PSUBSCRIBE cb_events:*`).
 ///
 /// Served by every daemon and by `breakwater dashboard --listen ADDR`. Call ``run()`` for as
