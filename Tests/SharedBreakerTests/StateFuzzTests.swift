@@ -21,4 +21,17 @@ struct StateFuzzTests {
         #expect(code == 0, "\(fuzzer.output.suffix(4000))")
         #expect(fuzzer.output.contains("fuzz-state: seeds=12 steps=250 violations=0"), "\(fuzzer.output.suffix(2000))")
     }
+
+    /// Seeds that once left garbage in the stored layout marker (`schema=1e20`) and the stored
+    /// policy (`base_open_timeout_ms=3.5`) after a write, when the caller sent its own policy.
+    @Test("seeds that found stored-policy garbage outliving a write stay clean")
+    func regressionSeeds() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["REDIS_URL"], "REDIS_URL is not set")
+        let fuzzer = try ChildProcess(builtExecutable("breakwater-modelcheck"),
+                                      ["--fuzz-state", "--seeds", "250223..250226", "--steps", "300", "--slow-ms", "1000", "--redis", url])
+        let code = await fuzzer.exited(within: .seconds(300))
+        if code == nil { _ = fuzzer.stop(signal: SIGKILL) }
+        #expect(code == 0, "\(fuzzer.output.suffix(4000))")
+        #expect(fuzzer.output.contains("fuzz-state: seeds=4 steps=300 violations=0"), "\(fuzzer.output.suffix(2000))")
+    }
 }
